@@ -1,0 +1,14 @@
+import { defineConfig } from 'vite';
+import preact from '@preact/preset-vite';
+
+// simple-peer's CommonJS entry needs Node globals (`global`, `events`, `process`) that Vite does not
+// polyfill; its prebuilt browser bundle needs none (measured: shared/DESIGN.md §5).
+export default defineConfig({
+  plugins: [preact()],
+  resolve: {
+    alias: { 'simple-peer': 'simple-peer/simplepeer.min.js' },
+  },
+  build: { target: 'es2022', sourcemap: true },
+  server: { strictPort: true },
+  preview: { strictPort: true },
+});
