@@ -131,8 +131,8 @@ export function isValidId(x: unknown): x is string {
 }
 
 // Control characters, lone surrogates, unassigned/private-use code points, line/paragraph separators,
-// zero-width and bidi-override characters (display spoofing).
-const NON_PRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\u2028\u2029\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
+// zero-width space and bidi-override characters (display spoofing). ZWJ/ZWNJ stay allowed (emoji, scripts).
+const NON_PRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\u2028\u2029\u200B\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/u;
 
 export function isValidName(x: unknown): x is string {
   if (typeof x !== 'string') return false;

@@ -313,7 +313,7 @@ export function startSignalingServer(opts: SignalingServerOptions): Promise<Sign
   };
 
   const onMessage = (c: Conn, data: RawData, isBinary: boolean): void => {
-    if (closing) return;
+    if (closing || c.ws.readyState !== WebSocket.OPEN) return; // e.g. frames still arriving after we closed it
     const now = Date.now();
     if (!takeToken(c, now)) return onRateLimited(c, now);
     if (isBinary) return reject(c, 'ERR_MALFORMED', 'binary frames are not accepted; send JSON text');
