@@ -245,8 +245,7 @@ export async function startTurnServer(opts: TurnServerOptions): Promise<TurnServ
   /** Long-term credential check. Returns true if the request may proceed; otherwise it has already answered. */
   const authenticate = (req: DecodedStun, rinfo: dgram.RemoteInfo): boolean => {
     if (req.integrityOffset < 0) {
-      drop('unauthenticated');
-      challenge(req, rinfo, 401, 'Unauthorized');
+      challenge(req, rinfo, 401, 'Unauthorized'); // the normal first round of the long-term mechanism: not counted
       return false;
     }
     const username = getString(req, StunAttr.Username);
