@@ -22,6 +22,9 @@ Options:
 
 Ctrl-C stops everything; a second Ctrl-C forces exit.`;
 
+/** A repeated signal within this window is the same Ctrl-C delivered twice (terminal + npm's forwarding). */
+const DUPLICATE_SIGNAL_MS = 500;
+
 class UsageError extends Error {}
 
 interface StartOptions {
@@ -161,13 +164,16 @@ async function main(): Promise<number> {
   printBanner(stack, opts);
 
   return new Promise<number>((done) => {
-    let stopping = false;
+    let firstSignalAt: number | undefined;
     const shutdown = (signal: NodeJS.Signals): void => {
-      if (stopping) {
+      const now = Date.now();
+      if (firstSignalAt !== undefined) {
+        // One Ctrl-C can arrive twice: from the terminal and forwarded by npm. Only a later one forces exit.
+        if (now - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
         process.stderr.write(`\n${signal} again: exiting without waiting.\n`);
         process.exit(130);
       }
-      stopping = true;
+      firstSignalAt = now;
       process.stderr.write(`\n${signal}: stopping (press Ctrl-C again to force)…\n`);
       stack.stop().then(
         () => {
@@ -180,8 +186,7 @@ async function main(): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', shutdown);
-    process.on('SIGTERM', shutdown);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
   });
 }
 

@@ -167,22 +167,30 @@ function clientConfigPlugin(config: ClientConfig): Plugin {
 async function startViteDev(o: { host: string; port: number; config: ClientConfig }): Promise<WebServer> {
   // Imported lazily: `web: 'none'` and 'static' must not pay for loading Vite.
   const { createServer } = await import('vite');
-  const server: ViteDevServer = await createServer({
+  // Middleware mode on our own http server: Vite's standalone server installs a SIGTERM handler that calls
+  // process.exit(), which would skip stopping the stations. We own the process lifecycle, so we own the socket.
+  const httpServer = createHttpServer();
+  const vite: ViteDevServer = await createServer({
     configFile: join(REPO_ROOT, 'vite.config.ts'),
     root: REPO_ROOT,
     clearScreen: false,
     logLevel: 'warn',
+    appType: 'spa',
     plugins: [clientConfigPlugin(o.config)],
-    server: { host: o.host, port: o.port, strictPort: true },
+    server: { middlewareMode: true, hmr: { server: httpServer } },
   });
+  httpServer.on('request', vite.middlewares);
+  const close = async (): Promise<void> => {
+    await vite.close();
+    await closeHttp(httpServer);
+  };
   try {
-    await server.listen();
+    await listen(httpServer, o.port, o.host);
   } catch (err) {
-    await server.close().catch(() => {});
+    await close().catch(() => {});
     throw err;
   }
-  const address = server.httpServer?.address() as AddressInfo | null;
-  return { port: address?.port ?? o.port, close: () => server.close() };
+  return { port: (httpServer.address() as AddressInfo).port, close };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -211,11 +219,7 @@ async function startStatic(o: { host: string; port: number; config: ClientConfig
   await listen(server, o.port, o.host);
   return {
     port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-      }),
+    close: () => closeHttp(server),
   };
 }
 
@@ -278,6 +282,15 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
+/** Closes `server` without waiting for idle keep-alive connections (an open browser tab). */
+function closeHttp(server: Server): Promise<void> {
+  return new Promise((done) => {
+    if (!server.listening) return done();
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+}
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -318,7 +331,8 @@ function isPortInUse(err: unknown): boolean {
 function startError(what: string, err: unknown, knob: string, port?: number): Error {
   const msg = errorMessage(err);
   if (!isPortInUse(err)) return new Error(`Cannot start the ${what}: ${msg}`, { cause: err });
-  const problem = port === undefined ? msg.replace(/\.$/, '') : `port ${port} is already in use`;
+  // The stations name their own port; drop any advice of theirs, ours names the flag.
+  const problem = port === undefined ? msg.replace(/\s+—.*$|\.$/, '') : `port ${port} is already in use`;
   return new Error(
     `Cannot start the ${what}: ${problem}. Stop whatever is using it, or choose another port with ${knob}.`,
     { cause: err },
