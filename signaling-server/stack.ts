@@ -177,7 +177,7 @@ async function startViteDev(o: { host: string; port: number; config: ClientConfi
     logLevel: 'warn',
     appType: 'spa',
     plugins: [clientConfigPlugin(o.config)],
-    server: { middlewareMode: true, hmr: { server: httpServer } },
+    server: { middlewareMode: true, ws: { server: httpServer } },
   });
   httpServer.on('request', vite.middlewares);
   const close = async (): Promise<void> => {
