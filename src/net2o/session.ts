@@ -1,0 +1,651 @@
+// One encrypted connection to one peer: packet protection, reliability, paths and the return address.
+// Sans-IO: inputs take `now`; outputs are polled by the Node that owns it.
+import { AckTracker } from './ack-tracker.ts';
+import { Writer } from './bytes.ts';
+import {
+  FIRST_DATA_PACKET_NUMBER,
+  KEEPALIVE_MS,
+  MAC_SIZE,
+  MAX_ACK_DELAY_MS,
+  MAX_BODY_SIZE,
+  MAX_IN_FLIGHT_BYTES,
+  MAX_MESSAGE_SIZE,
+  MAX_PTO_MS,
+  MAX_SEND_BUFFER_BYTES,
+  PACKET_THRESHOLD,
+  PATH_CHALLENGE_SIZE,
+  PATH_DEAD_MS,
+  STREAM_COMMANDS,
+  STREAM_MESSAGES,
+  TIME_THRESHOLD,
+  TIMER_GRANULARITY_MS,
+  VALIDATION_RESEND_MS,
+  VALIDATION_TIMEOUT_MS,
+} from './constants.ts';
+import { nonceFor, type Crypto } from './crypto.ts';
+import { LocalProtocolError, WireError } from './errors.ts';
+import type { Net2oEvent, PathCloseReason, PathId, SessionId } from './events.ts';
+import { decodeCommand, decodeFrames, encodeCommand, encodeFrame, frameSize, isProbing, type Command, type Frame } from './frames.ts';
+import type { SessionKeys } from './handshake.ts';
+import { PathState } from './paths.ts';
+import { ReplayWindow } from './replay.ts';
+import { RttEstimator } from './rtt.ts';
+import { ReceiveStream, SendStream, type Chunk } from './stream.ts';
+import { packetSize, sizeExponentFor, writeHeader, type DecodedPacket } from './wire.ts';
+
+/** What a session needs from its node: crypto, events, and the node's station table. */
+export interface SessionContext {
+  crypto: Crypto;
+  emit(e: Net2oEvent): void;
+  /** State of one of our own stations: attached and active, leaving (overlap), or gone. */
+  stationState(id: string): 'active' | 'leaving' | undefined;
+  /** Stations we are attached to and not leaving. */
+  activeStations(): string[];
+  /** Transport facts the runtime registered for a path id (stations, setup key). */
+  pathInfo(id: PathId): { key: string | null; localStation: string | null; remoteStation: string | null } | undefined;
+  /** The path is gone: tell the runtime (through the node) to destroy it. */
+  onPathClosed(session: SessionId, id: PathId, reason: PathCloseReason): void;
+}
+
+interface SentPacket {
+  pn: number;
+  time: number;
+  pathId: PathId;
+  size: number;
+  ackEliciting: boolean;
+  chunks: Chunk[];
+}
+
+export interface SessionStats {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  retransmittedChunks: number;
+  lostPackets: number;
+  duplicateChunks: number;
+  returnAddressMoves: number;
+  failovers: number;
+  rejected: number;
+}
+
+export type SessionState = 'handshaking' | 'awaiting-hello' | 'established' | 'closed';
+
+type SetupRole = 'offerer' | 'answerer';
+interface PathSetup {
+  key: string;
+  role: SetupRole;
+  localStation: string;
+  remoteStation: string;
+  startedAt: number;
+}
+
+export class Session {
+  state: SessionState;
+  closeReason = '';
+  peerTag = 0;
+  peerName = '';
+  peerIdentity: Uint8Array = new Uint8Array(0);
+  keys: SessionKeys | null = null;
+
+  readonly paths = new Map<PathId, PathState>();
+  /** The path of the authentic, fresh packet with the highest packet number: where replies go. */
+  returnPath: PathId | null = null;
+  /** The path bulk traffic uses now (the return path, unless it is unusable or on a leaving station). */
+  activePath: PathId | null = null;
+  /** The peer's stations, from its last 'stations' command. */
+  readonly peerStations = new Map<string, 'active' | 'leaving'>();
+  readonly setups = new Map<string, PathSetup>();
+
+  private nextPn = FIRST_DATA_PACKET_NUMBER;
+  private largestReceived = -1;
+  private readonly replay = new ReplayWindow();
+  private readonly acks = new AckTracker();
+  private readonly sent = new Map<number, SentPacket>();
+  private bytesInFlight = 0;
+  private largestAcked = -1;
+  private lossTime = Infinity;
+  private ptoCount = 0;
+  private lastAckElicitingSentAt = -Infinity;
+  readonly rtt = new RttEstimator();
+  private readonly cmdOut = new SendStream(STREAM_COMMANDS);
+  private readonly cmdIn = new ReceiveStream();
+  private readonly msgOut = new SendStream(STREAM_MESSAGES);
+  private readonly msgIn = new ReceiveStream();
+  private wasBlocked = false;
+  lastReceiveAt: number;
+  private readonly nonce = new Uint8Array(12);
+
+  readonly stats: SessionStats = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    messagesDelivered: 0,
+    retransmittedChunks: 0,
+    lostPackets: 0,
+    duplicateChunks: 0,
+    returnAddressMoves: 0,
+    failovers: 0,
+    rejected: 0,
+  };
+
+  constructor(
+    readonly id: SessionId,
+    readonly initiator: boolean,
+    private readonly ctx: SessionContext,
+    readonly idleTimeoutMs: number,
+    now: number,
+  ) {
+    this.state = initiator ? 'handshaking' : 'awaiting-hello';
+    this.lastReceiveAt = now;
+  }
+
+  // ---------------------------------------------------------------- application commands
+
+  /** Queues one application message (reliable, ordered). Throws LocalProtocolError when it cannot. */
+  send(data: Uint8Array): void {
+    if (this.state === 'closed') throw new LocalProtocolError('ERR_SESSION_CLOSED', `session ${this.id} is closed`);
+    if (data.length > MAX_MESSAGE_SIZE) throw new LocalProtocolError('ERR_MESSAGE_TOO_LARGE', `${data.length} bytes`);
+    if (this.msgOut.buffered + data.length > MAX_SEND_BUFFER_BYTES) {
+      this.wasBlocked = true;
+      throw new LocalProtocolError('ERR_SEND_BUFFER_FULL', `${this.msgOut.buffered} bytes queued`);
+    }
+    this.msgOut.push(data.slice());
+    this.stats.messagesSent++;
+  }
+
+  /** Bytes the application may still queue. */
+  sendCapacity(): number {
+    return Math.max(0, MAX_SEND_BUFFER_BYTES - this.msgOut.buffered);
+  }
+
+  /** Messages handed to send() and not yet acknowledged by the peer. */
+  get unacknowledgedMessages(): number {
+    return this.msgOut.unackedMessages;
+  }
+
+  sendCommand(c: Command): void {
+    if (this.state === 'closed') return;
+    this.cmdOut.push(encodeCommand(c));
+  }
+
+  // ---------------------------------------------------------------- paths
+
+  addPath(id: PathId, now: number): PathState {
+    let p = this.paths.get(id);
+    if (p && !p.closed) return p;
+    const info = this.ctx.pathInfo(id);
+    p = new PathState(id, info?.key ?? null, info?.localStation ?? null, info?.remoteStation ?? null, now, info !== undefined);
+    this.paths.set(id, p);
+    this.ctx.emit({ type: 'path-added', session: this.id, pathId: id, key: p.key });
+    if (this.state === 'established') this.startValidation(p, now);
+    return p;
+  }
+
+  /** The first path: the handshake proved both ends reach each other on it. */
+  markValidated(id: PathId, now: number): void {
+    const p = this.paths.get(id) ?? this.addPath(id, now);
+    if (p.validated) return;
+    p.validated = true;
+    p.validatedAt = now;
+    p.challenge = null;
+    this.ctx.emit({ type: 'path-validated', session: this.id, pathId: id, rttMs: p.rtt.smoothed });
+  }
+
+  closePath(id: PathId, reason: PathCloseReason, now: number, tellPeer: boolean): void {
+    const p = this.paths.get(id);
+    if (!p || p.closed) return;
+    p.closed = true;
+    this.paths.delete(id);
+    if (p.key) this.setups.delete(p.key);
+    if (tellPeer && p.key && this.state === 'established') this.sendCommand({ type: 'path-close', key: p.key, reason });
+    // Whatever was in flight there is presumed lost and goes out again on another path.
+    this.requeueInFlight((s) => s.pathId === id);
+    if (this.returnPath === id) this.returnPath = null;
+    this.ctx.onPathClosed(this.id, id, reason);
+    this.choosePath(now);
+  }
+
+  private startValidation(p: PathState, now: number): void {
+    if (p.validated || p.challenge) return;
+    p.challenge = this.ctx.crypto.randomBytes(PATH_CHALLENGE_SIZE);
+    p.challengeStartedAt = now;
+    p.challengeSentAt = -Infinity;
+  }
+
+  /** Picks the path for bulk traffic; emits path-promoted when it changes. */
+  choosePath(now: number): void {
+    const preferred = (p: PathState): boolean =>
+      p.usable &&
+      (p.localStation === null || this.ctx.stationState(p.localStation) === 'active') &&
+      (p.remoteStation === null || this.peerStations.get(p.remoteStation) !== 'leaving');
+    const ret = this.returnPath !== null ? this.paths.get(this.returnPath) : undefined;
+    let best: PathState | undefined;
+    if (ret && preferred(ret)) best = ret;
+    else {
+      for (const p of this.paths.values()) if (preferred(p) && (!best || p.lastReceiveAt > best.lastReceiveAt)) best = p;
+      if (!best && ret && ret.usable) best = ret;
+      if (!best) for (const p of this.paths.values()) if (p.usable && (!best || p.lastReceiveAt > best.lastReceiveAt)) best = p;
+    }
+    const next = best?.id ?? null;
+    if (next !== this.activePath) {
+      const from = this.activePath;
+      this.activePath = next;
+      if (next !== null) {
+        this.ctx.emit({ type: 'path-promoted', session: this.id, pathId: next, from });
+        // A new path carries a ping at once, so the peer's return address follows without waiting for data.
+        this.paths.get(next)!.pingWanted = true;
+      }
+    }
+    void now;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  /** Handles an encrypted packet already demultiplexed to this session. Returns a reject reason or null. */
+  receive(pkt: DecodedPacket, pathId: PathId, size: number, now: number): { reason: 'replay' | 'tag' | 'malformed'; detail: string } | null {
+    if (!this.keys || this.state === 'closed') return { reason: 'tag', detail: 'no keys' };
+    const pn = pkt.packetNumber;
+    if (pn < FIRST_DATA_PACKET_NUMBER || !this.replay.check(pn)) return { reason: 'replay', detail: `packet ${pn}` };
+    const plain = this.ctx.crypto.open(this.keys.receive, nonceFor(pn, this.nonce), pkt.sealed, pkt.ad);
+    if (!plain) return { reason: 'tag', detail: `packet ${pn} failed authentication` };
+    // Authentic. Only now may the packet change state (wireguard-go: endpoint update after decrypt + replay).
+    this.replay.update(pn);
+    let frames: Frame[];
+    try {
+      frames = decodeFrames(plain);
+    } catch (e) {
+      return { reason: 'malformed', detail: e instanceof WireError ? e.message : String(e) };
+    }
+    this.lastReceiveAt = now;
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += size;
+    const path = this.paths.get(pathId) ?? this.addPath(pathId, now);
+    path.bytesReceived += size;
+    // The peer's end just proved open: a challenge sent before that may have been dropped, resend it now.
+    if (path.packetsReceived === 0 && path.challenge) path.challengeSentAt = -Infinity;
+    path.packetsReceived++;
+    path.lastReceiveAt = now;
+    if (path.suspected) this.recover(path);
+    if (this.state === 'established' && !path.validated) this.startValidation(path, now);
+
+    // Return-address rule: only the highest packet number moves it (Mosh/WireGuard/QUIC), and only a packet
+    // that is not merely probing the path (keepalives and validation on backup paths leave it alone).
+    if (pn > this.largestReceived) {
+      this.largestReceived = pn;
+      if (this.returnPath !== pathId && !frames.every(isProbing)) {
+        const from = this.returnPath;
+        this.returnPath = pathId;
+        this.stats.returnAddressMoves++;
+        this.ctx.emit({ type: 'return-address-moved', session: this.id, from, to: pathId, packetNumber: pn });
+      }
+    }
+
+    let ackEliciting = false;
+    try {
+      for (const f of frames) {
+        if (f.type !== 'ack') ackEliciting = true;
+        this.onFrame(f, path, now);
+      }
+    } catch (e) {
+      if (e instanceof WireError) return { reason: 'malformed', detail: e.message };
+      throw e;
+    }
+    this.acks.onReceived(pn, ackEliciting, now);
+    if (frames.some((f) => f.type === 'ping' || f.type === 'probe' || f.type === 'path-challenge')) this.acks.ackNow(now);
+    this.choosePath(now);
+    return null;
+  }
+
+  private onFrame(f: Frame, path: PathState, now: number): void {
+    switch (f.type) {
+      case 'ping':
+      case 'probe':
+        return;
+      case 'ack':
+        this.onAck(f.ranges, f.delayMs, now);
+        return;
+      case 'stream': {
+        const inbound = f.stream === STREAM_COMMANDS ? this.cmdIn : f.stream === STREAM_MESSAGES ? this.msgIn : null;
+        if (!inbound) throw new WireError('frame', `stream ${f.stream}`);
+        const before = inbound.duplicates;
+        const done = inbound.onChunk(f);
+        this.stats.duplicateChunks += inbound.duplicates - before;
+        for (const m of done) {
+          if (f.stream === STREAM_MESSAGES) {
+            this.stats.messagesDelivered++;
+            this.ctx.emit({ type: 'message', session: this.id, data: m });
+          } else this.onCommand(decodeCommand(m), path, now);
+        }
+        return;
+      }
+      case 'path-challenge':
+        if (path.responses.length < 4) path.responses.push(f.data.slice());
+        return;
+      case 'path-response':
+        if (path.challenge && equal8(path.challenge, f.data)) {
+          path.rtt.update(now - path.challengeSentAt);
+          path.challenge = null;
+          path.validated = true;
+          path.validatedAt = now;
+          if (path.key) this.setups.delete(path.key); // setup complete
+          this.ctx.emit({ type: 'path-validated', session: this.id, pathId: path.id, rttMs: path.rtt.smoothed });
+          path.pingWanted = true;
+        }
+        return;
+      case 'close':
+        this.close(`peer closed: ${f.reason}`, now, false);
+        return;
+    }
+  }
+
+  /** Commands are handled by the node (hello, stations, path setup); it registers this hook. */
+  onCommand: (c: Command, path: PathState, now: number) => void = () => {};
+
+  private onAck(ranges: Array<[number, number]>, ackDelayMs: number, now: number): void {
+    const largest = ranges[0]![1];
+    if (largest >= this.nextPn) throw new WireError('frame', `ack for unsent packet ${largest}`);
+    let newlyAcked = false;
+    let largestNew: SentPacket | null = null;
+    for (const [from, to] of ranges) {
+      for (let pn = from; pn <= to; pn++) {
+        // Ranges can be long (everything since the session began); look up only what is in flight.
+        if (to - from > this.sent.size) {
+          for (const s of this.sent.values()) if (s.pn >= from && s.pn <= to) this.acked(s, now);
+          break;
+        }
+        const s = this.sent.get(pn);
+        if (s) {
+          if (!largestNew || s.pn > largestNew.pn) largestNew = s;
+          this.acked(s, now);
+          newlyAcked = true;
+        }
+      }
+    }
+    for (const s of this.sent.values()) {
+      if (s.pn > largest) break;
+    }
+    if (largest > this.largestAcked) {
+      this.largestAcked = largest;
+      const s = largestNew && largestNew.pn === largest ? largestNew : null;
+      if (s && s.ackEliciting) {
+        const sample = now - s.time;
+        this.rtt.update(sample, Math.min(ackDelayMs, MAX_ACK_DELAY_MS));
+        this.paths.get(s.pathId)?.rtt.update(sample, Math.min(ackDelayMs, MAX_ACK_DELAY_MS));
+      }
+    }
+    if (newlyAcked) this.ptoCount = 0;
+    this.detectLoss(now);
+  }
+
+  private acked(s: SentPacket, now: number): void {
+    if (!this.sent.delete(s.pn)) return;
+    this.bytesInFlight -= s.size;
+    for (const c of s.chunks) (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onAcked(c);
+    const p = this.paths.get(s.pathId);
+    if (p) {
+      p.lastAckAt = now;
+      if (p.suspected) this.recover(p);
+    }
+  }
+
+  private detectLoss(now: number): void {
+    this.lossTime = Infinity;
+    if (this.largestAcked < 0) return;
+    const delay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.smoothed, this.rtt.latest), TIMER_GRANULARITY_MS);
+    const lost: SentPacket[] = [];
+    for (const s of this.sent.values()) {
+      if (s.pn > this.largestAcked) break;
+      if (s.pn <= this.largestAcked - PACKET_THRESHOLD || s.time <= now - delay) lost.push(s);
+      else this.lossTime = Math.min(this.lossTime, s.time + delay);
+    }
+    for (const s of lost) this.declareLost(s);
+  }
+
+  private declareLost(s: SentPacket): void {
+    if (!this.sent.delete(s.pn)) return;
+    this.bytesInFlight -= s.size;
+    this.stats.lostPackets++;
+    for (const c of s.chunks) {
+      (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onLost(c);
+      this.stats.retransmittedChunks++;
+    }
+  }
+
+  private requeueInFlight(which: (s: SentPacket) => boolean): number {
+    const lost = [...this.sent.values()].filter(which);
+    for (const s of lost) this.declareLost(s);
+    return lost.length;
+  }
+
+  private recover(p: PathState): void {
+    p.suspected = false;
+    this.ctx.emit({ type: 'path-recovered', session: this.id, pathId: p.id });
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** The earliest moment handleTimeout must run, or Infinity. */
+  nextTimeout(): number {
+    if (this.state === 'closed') return Infinity;
+    let t = this.lastReceiveAt + this.idleTimeoutMs;
+    if (this.state !== 'established') return t;
+    t = Math.min(t, this.acks.deadline, this.lossTime);
+    if (this.sent.size > 0) t = Math.min(t, this.ptoDeadline());
+    for (const p of this.paths.values()) {
+      if (p.challenge) t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
+      if (p.suspected) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
+      else if (p.validated) {
+        const oldest = this.oldestInFlight(p.id);
+        if (oldest !== null) t = Math.min(t, oldest + p.livenessTimeout());
+      }
+      if (p.validated) t = Math.min(t, p.lastAckElicitingSentAt + KEEPALIVE_MS);
+    }
+    return t;
+  }
+
+  private ptoDeadline(): number {
+    const pto = Math.min(this.rtt.pto(MAX_ACK_DELAY_MS) * 2 ** this.ptoCount, MAX_PTO_MS);
+    return this.lastAckElicitingSentAt + pto;
+  }
+
+  private oldestInFlight(pathId: PathId): number | null {
+    for (const s of this.sent.values()) if (s.pathId === pathId && s.ackEliciting) return s.time;
+    return null;
+  }
+
+  handleTimeout(now: number): void {
+    if (this.state === 'closed') return;
+    if (now >= this.lastReceiveAt + this.idleTimeoutMs) {
+      this.close(`idle for ${this.idleTimeoutMs} ms`, now, true);
+      return;
+    }
+    if (this.state !== 'established') return;
+    if (now >= this.lossTime) this.detectLoss(now);
+    for (const p of [...this.paths.values()]) {
+      if (p.challenge && now >= p.challengeStartedAt + VALIDATION_TIMEOUT_MS) {
+        this.closePath(p.id, 'validation-failed', now, true);
+        continue;
+      }
+      if (p.suspected && now >= p.suspectedAt + PATH_DEAD_MS) {
+        this.closePath(p.id, 'dead', now, true);
+        continue;
+      }
+      if (!p.suspected && p.validated) {
+        const oldest = this.oldestInFlight(p.id);
+        if (oldest !== null && now >= oldest + p.livenessTimeout()) this.suspect(p, now - oldest, now);
+      }
+    }
+    if (this.sent.size > 0 && now >= this.ptoDeadline()) {
+      // Probe: resend the oldest unacknowledged packet's data in a new packet, and ask for an ack.
+      this.ptoCount++;
+      const first = this.sent.values().next().value;
+      if (first) this.declareLost(first);
+      const p = this.activePath !== null ? this.paths.get(this.activePath) : undefined;
+      if (p) p.pingWanted = true;
+      this.lastAckElicitingSentAt = now; // re-arm even if nothing can be sent (no path)
+    }
+  }
+
+  private suspect(p: PathState, silentMs: number, now: number): void {
+    p.suspected = true;
+    p.suspectedAt = now;
+    this.ctx.emit({ type: 'path-suspected', session: this.id, pathId: p.id, silentMs });
+    const resent = this.requeueInFlight((s) => s.pathId === p.id);
+    const from = this.activePath;
+    this.choosePath(now);
+    if (from === p.id && this.activePath !== null && this.activePath !== p.id) {
+      this.stats.failovers++;
+      this.ctx.emit({ type: 'failover', session: this.id, from: p.id, to: this.activePath, resentPackets: resent });
+    }
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Builds the next packet to send, or null. Path-specific frames first, then bulk on the active path. */
+  pollTransmit(now: number): { pathId: PathId; data: Uint8Array } | null {
+    if (this.state !== 'established' || !this.keys) return null;
+    for (const p of this.paths.values()) {
+      const challengeDue = p.challenge !== null && now >= p.challengeSentAt + VALIDATION_RESEND_MS;
+      const keepaliveDue = p.validated && now >= p.lastAckElicitingSentAt + KEEPALIVE_MS && this.oldestInFlight(p.id) === null;
+      if (p.responses.length === 0 && !challengeDue && !p.pingWanted && !keepaliveDue) continue;
+      if (p.id === this.activePath && !challengeDue && p.responses.length === 0) continue; // goes with bulk below
+      const frames: Frame[] = [];
+      for (const r of p.responses.splice(0)) frames.push({ type: 'path-response', data: r });
+      if (challengeDue && p.challenge) {
+        frames.push({ type: 'path-challenge', data: p.challenge });
+        p.challengeSentAt = now;
+      }
+      // The hop's ping must move the peer's return address; keepalives must not.
+      if (p.pingWanted) frames.push({ type: 'ping' });
+      else if (keepaliveDue || frames.length === 0) frames.push({ type: 'probe' });
+      p.pingWanted = false;
+      if (this.acks.pending) frames.push(this.ackFrame(now)!);
+      const pkt = this.seal(frames, [], p, now);
+      if (pkt) return pkt;
+    }
+    const active = this.activePath !== null ? this.paths.get(this.activePath) : undefined;
+    if (!active) return null;
+    const frames: Frame[] = [];
+    let used = 0;
+    if (this.acks.deadline <= now) {
+      const a = this.ackFrame(now)!;
+      frames.push(a);
+      used += frameSize(a);
+    }
+    const keepaliveDue = now >= active.lastAckElicitingSentAt + KEEPALIVE_MS && this.oldestInFlight(active.id) === null;
+    if (active.pingWanted || keepaliveDue) {
+      frames.push({ type: 'ping' });
+      used += 1;
+      active.pingWanted = false;
+    }
+    const chunks: Chunk[] = [];
+    const windowOpen = this.bytesInFlight < MAX_IN_FLIGHT_BYTES;
+    if (windowOpen) {
+      for (const out of [this.cmdOut, this.msgOut]) {
+        while (out.hasPending) {
+          const room = MAX_BODY_SIZE - used - STREAM_FRAME_OVERHEAD;
+          const c = out.nextChunk(room);
+          if (!c) break;
+          chunks.push(c);
+          used += STREAM_FRAME_OVERHEAD + c.data.length;
+        }
+      }
+    }
+    if (frames.length === 0 && chunks.length === 0) return null;
+    return this.seal(frames, chunks, active, now);
+  }
+
+  private ackFrame(now: number): Frame | null {
+    const a = this.acks.take(now);
+    return a ? { type: 'ack', ranges: a.ranges, delayMs: a.delayMs } : null;
+  }
+
+  private seal(frames: Frame[], chunks: Chunk[], p: PathState, now: number): { pathId: PathId; data: Uint8Array } | null {
+    const w = new Writer(1024);
+    for (const f of frames) encodeFrame(w, f);
+    for (const c of chunks) encodeFrame(w, { type: 'stream', ...c });
+    const e = sizeExponentFor(w.len);
+    if (e < 0) throw new Error(`packet body of ${w.len} bytes`); // our own packer's bug, not the peer's
+    const size = packetSize(e);
+    if (size > p.amplificationBudget()) {
+      // Unvalidated path: keep what we could not send (responses are cheap to recreate; chunks go back).
+      for (const c of chunks) (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onLost(c);
+      return null;
+    }
+    const body = new Uint8Array(64 << e);
+    body.set(w.finish());
+    const pn = this.nextPn++;
+    const out = new Uint8Array(size);
+    const ad = writeHeader(out, { qos: 0, sizeExponent: e, tags: 0, connectionTag: this.peerTag, packetNumber: pn });
+    const sealed = this.ctx.crypto.seal(this.keys!.send, nonceFor(pn, this.nonce), body, ad);
+    out.set(sealed, size - body.length - MAC_SIZE);
+    const ackEliciting = chunks.length > 0 || frames.some((f) => f.type !== 'ack');
+    if (ackEliciting) {
+      this.sent.set(pn, { pn, time: now, pathId: p.id, size, ackEliciting, chunks });
+      this.bytesInFlight += size;
+      this.lastAckElicitingSentAt = now;
+      p.lastAckElicitingSentAt = now;
+    }
+    p.bytesSent += size;
+    p.packetsSent++;
+    this.stats.packetsSent++;
+    this.stats.bytesSent += size;
+    if (this.wasBlocked && this.msgOut.buffered < MAX_SEND_BUFFER_BYTES / 2) {
+      this.wasBlocked = false;
+      this.ctx.emit({ type: 'writable', session: this.id });
+    }
+    return { pathId: p.id, data: out };
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  close(reason: string, now: number, tellPeer: boolean): void {
+    if (this.state === 'closed') return;
+    if (tellPeer && this.keys && this.state === 'established' && this.activePath !== null) {
+      const p = this.paths.get(this.activePath);
+      const pkt = p ? this.seal([{ type: 'close', reason }], [], p, now) : null;
+      if (pkt) this.finalPacket = pkt;
+    }
+    this.state = 'closed';
+    this.closeReason = reason;
+    for (const id of [...this.paths.keys()]) {
+      const p = this.paths.get(id)!;
+      p.closed = true;
+      this.paths.delete(id);
+      if (this.finalPacket?.pathId !== id) this.ctx.onPathClosed(this.id, id, 'session-closed');
+      else this.closeAfterFinal = id;
+    }
+    this.ctx.emit({ type: 'session-closed', session: this.id, reason });
+  }
+  /** A CLOSE packet still to be flushed after the session closed. */
+  finalPacket: { pathId: PathId; data: Uint8Array } | null = null;
+  closeAfterFinal: PathId | null = null;
+
+  // ---------------------------------------------------------------- introspection
+
+  pathStates(): PathState[] {
+    return [...this.paths.values()];
+  }
+  get inFlight(): number {
+    return this.bytesInFlight;
+  }
+  get largestReceivedPacket(): number {
+    return this.largestReceived;
+  }
+  get nextPacketNumber(): number {
+    return this.nextPn;
+  }
+}
+
+/** type ‖ stream ‖ seq ‖ offset ‖ fin ‖ length: at most 1 + 8 + 8 + 8 + 1 + 4 bytes. */
+const STREAM_FRAME_OVERHEAD = 30;
+
+function equal8(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < PATH_CHALLENGE_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
