@@ -12,7 +12,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin, ViteDevServer } from 'vite';
 import type { ClientConfig } from './contracts.ts';
-import { startSignalingServer } from './server.ts';
+import { startSignalingServer, type SignalingServer } from './server.ts';
 import { startStations, type StationSpec, type Stations } from './stations.ts';
 
 export const DEFAULT_SIGNALING_PORT = 8787;
@@ -40,12 +40,10 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
-type Signaling = Awaited<ReturnType<typeof startSignalingServer>>;
-
 export interface Stack {
   /** The URL to open; '' when `web: 'none'`. */
   webUrl: string;
-  signaling: Signaling;
+  signaling: SignalingServer;
   stations: Stations;
   config: ClientConfig;
   /** Stops web, signaling and stations. Idempotent; resolves when every port is closed. */
@@ -95,7 +93,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     stoppers.push(() => stations.stop());
 
-    let signaling: Signaling;
+    let signaling: SignalingServer;
     try {
       signaling = await startSignalingServer({
         port: signalingPort,

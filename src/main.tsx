@@ -31,7 +31,7 @@ const state: AppState = {
 let configLoaded: Promise<ClientConfig> | undefined;
 const config = (): Promise<ClientConfig> => (configLoaded ??= loadConfig());
 
-async function selfcheck(): Promise<SelfCheck> {
+async function runCheck(): Promise<SelfCheck> {
   const cfg = await config();
   state.checking.value = true;
   try {
@@ -41,6 +41,14 @@ async function selfcheck(): Promise<SelfCheck> {
   } finally {
     state.checking.value = false;
   }
+}
+
+// One check at a time: a call made while a check runs starts a fresh one after it.
+let lastCheck: Promise<unknown> = Promise.resolve();
+function selfcheck(): Promise<SelfCheck> {
+  const next = lastCheck.then(runCheck, runCheck);
+  lastCheck = next.catch(() => {});
+  return next;
 }
 
 const ready = (async () => {
