@@ -48,8 +48,9 @@ export interface PathRegistration {
   localStation: string;
   /** The peer's station, when known. */
   remoteStation?: string | null;
-  /** The in-band setup key this transport completes, if it was set up in-band. */
+  /** The in-band setup this transport completes (session and key from path-wanted / path-signal). */
   key?: string | null;
+  session?: SessionId | null;
 }
 
 interface Pending {
@@ -221,14 +222,9 @@ export class Node {
   /** The runtime opened a transport. Packets may arrive on it before any session claims it. */
   addPath(id: PathId, reg: PathRegistration, now: number): void {
     this.pathRegistry.set(id, { localStation: reg.localStation, remoteStation: reg.remoteStation ?? null, key: reg.key ?? null });
-    if (reg.key) {
-      for (const s of this.sessions.values()) {
-        if (s.setups.has(reg.key)) {
-          s.addPath(id, now);
-          return;
-        }
-      }
-    }
+    // Keys name station pairs and repeat across sessions: the session id says which one this path serves.
+    const s = reg.session !== undefined && reg.session !== null ? this.sessions.get(reg.session) : undefined;
+    if (s && reg.key && s.setups.has(reg.key)) s.addPath(id, now);
   }
 
   /** The runtime lost a transport (closed, failed). */
@@ -580,6 +576,10 @@ export class Node {
   }
 
   // ------------------------------------------------------------------ introspection
+
+  debugTimers(): string {
+    return [...this.sessions.values()].map((s) => s.debugTimers()).join(' ');
+  }
 
   session(id: SessionId): Session | undefined {
     return this.sessions.get(id);

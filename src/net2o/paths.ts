@@ -15,6 +15,8 @@ export class PathState {
   challenge: Uint8Array | null = null;
   challengeStartedAt = 0;
   challengeSentAt = -Infinity;
+  /** Resend the challenge at once (the peer's end just showed it is open). */
+  challengeResendNow = false;
   /** Responses we owe the peer, to be sent on this same path. */
   readonly responses: Uint8Array[] = [];
   bytesReceived = 0;

@@ -267,7 +267,7 @@ export class Session {
     const path = this.paths.get(pathId) ?? this.addPath(pathId, now);
     path.bytesReceived += size;
     // The peer's end just proved open: a challenge sent before that may have been dropped, resend it now.
-    if (path.packetsReceived === 0 && path.challenge) path.challengeSentAt = -Infinity;
+    if (path.packetsReceived === 0 && path.challenge) path.challengeResendNow = true;
     path.packetsReceived++;
     path.lastReceiveAt = now;
     if (path.suspected) this.recover(path);
@@ -334,7 +334,7 @@ export class Session {
           path.validatedAt = now;
           if (path.key) this.setups.delete(path.key); // setup complete
           this.ctx.emit({ type: 'path-validated', session: this.id, pathId: path.id, rttMs: path.rtt.smoothed });
-          path.pingWanted = true;
+          // If it becomes the active path, choosePath() pings on it: that ping moves the peer's return address.
         }
         return;
       case 'close':
@@ -434,18 +434,28 @@ export class Session {
     if (this.state === 'closed') return Infinity;
     let t = this.lastReceiveAt + this.idleTimeoutMs;
     if (this.state !== 'established') return t;
-    t = Math.min(t, this.acks.deadline, this.lossTime);
+    // An ack waits for a path to carry it; nothing to arm while there is none.
+    if (this.activePath !== null) t = Math.min(t, this.acks.deadline);
+    t = Math.min(t, this.lossTime);
     if (this.sent.size > 0) t = Math.min(t, this.ptoDeadline());
     for (const p of this.paths.values()) {
-      if (p.challenge) t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
-      if (p.suspected) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
+      if (p.challenge)
+        t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
+      if (p.suspected && [...this.paths.values()].some((q) => q.usable)) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
       else if (p.validated) {
         const oldest = this.oldestInFlight(p.id);
         if (oldest !== null) t = Math.min(t, oldest + p.livenessTimeout());
       }
-      if (p.validated) t = Math.min(t, p.lastAckElicitingSentAt + KEEPALIVE_MS);
+      t = Math.min(t, this.keepaliveAt(p));
     }
     return t;
+  }
+
+  /** When path p needs a keepalive probe: idle validated paths, and suspected ones (to notice recovery). */
+  private keepaliveAt(p: PathState): number {
+    if (!p.validated || p.closed) return Infinity;
+    if (!p.suspected && this.oldestInFlight(p.id) !== null) return Infinity; // in-flight data tests it already
+    return p.lastAckElicitingSentAt + KEEPALIVE_MS;
   }
 
   private ptoDeadline(): number {
@@ -471,7 +481,9 @@ export class Session {
         this.closePath(p.id, 'validation-failed', now, true);
         continue;
       }
-      if (p.suspected && now >= p.suspectedAt + PATH_DEAD_MS) {
+      // A long-silent path is closed only while another carries the session: the last one is kept and probed,
+      // so the session resumes on it if its station comes back before the idle timeout.
+      if (p.suspected && now >= p.suspectedAt + PATH_DEAD_MS && [...this.paths.values()].some((q) => q.usable)) {
         this.closePath(p.id, 'dead', now, true);
         continue;
       }
@@ -510,8 +522,8 @@ export class Session {
   pollTransmit(now: number): { pathId: PathId; data: Uint8Array } | null {
     if (this.state !== 'established' || !this.keys) return null;
     for (const p of this.paths.values()) {
-      const challengeDue = p.challenge !== null && now >= p.challengeSentAt + VALIDATION_RESEND_MS;
-      const keepaliveDue = p.validated && now >= p.lastAckElicitingSentAt + KEEPALIVE_MS && this.oldestInFlight(p.id) === null;
+      const challengeDue = p.challenge !== null && (p.challengeResendNow || now >= p.challengeSentAt + VALIDATION_RESEND_MS);
+      const keepaliveDue = now >= this.keepaliveAt(p);
       if (p.responses.length === 0 && !challengeDue && !p.pingWanted && !keepaliveDue) continue;
       if (p.id === this.activePath && !challengeDue && p.responses.length === 0) continue; // goes with bulk below
       const frames: Frame[] = [];
@@ -519,6 +531,7 @@ export class Session {
       if (challengeDue && p.challenge) {
         frames.push({ type: 'path-challenge', data: p.challenge });
         p.challengeSentAt = now;
+        p.challengeResendNow = false;
       }
       // The hop's ping must move the peer's return address; keepalives must not.
       if (p.pingWanted) frames.push({ type: 'ping' });
@@ -537,7 +550,7 @@ export class Session {
       frames.push(a);
       used += frameSize(a);
     }
-    const keepaliveDue = now >= active.lastAckElicitingSentAt + KEEPALIVE_MS && this.oldestInFlight(active.id) === null;
+    const keepaliveDue = now >= this.keepaliveAt(active);
     if (active.pingWanted || keepaliveDue) {
       frames.push({ type: 'ping' });
       used += 1;
@@ -627,6 +640,13 @@ export class Session {
   closeAfterFinal: PathId | null = null;
 
   // ---------------------------------------------------------------- introspection
+
+  debugTimers(): string {
+    const paths = [...this.paths.values()].map(
+      (p) => `${p.id}:${p.phase}:ch=${p.challengeSentAt}:ka=${p.lastAckElicitingSentAt}:old=${this.oldestInFlight(p.id)}`,
+    );
+    return `s${this.id}[${this.state} ack=${this.acks.deadline} loss=${this.lossTime} pto=${this.sent.size ? this.ptoDeadline() : '-'} active=${this.activePath} ${paths.join(',')}]`;
+  }
 
   pathStates(): PathState[] {
     return [...this.paths.values()];

@@ -151,11 +151,11 @@ export class Network {
     return link;
   }
 
-  private openEnd(e: End, remoteStation: string, key: string | null = null): void {
+  private openEnd(e: End, remoteStation: string, key: string | null = null, session: number | null = null): void {
     if (e.open) return;
     e.open = true;
     this.openTransports++;
-    e.node.node.addPath(e.pathId, { localStation: e.station, remoteStation, key }, this.now);
+    e.node.node.addPath(e.pathId, { localStation: e.station, remoteStation, key, session }, this.now);
   }
 
   /** The runtime's half of in-band path setup, with trivial "offer"/"answer" payloads. */
@@ -176,13 +176,13 @@ export class Network {
           if (!entry || !entry.link.alive) return;
           const link = entry.link;
           if (link.b.node !== n) return;
-          this.openEnd(link.b, link.a.station, e.key);
+          this.openEnd(link.b, link.a.station, e.key, e.session);
           n.node.sendPathSignal(e.session, e.key, utf8(`answer:${link.b.pathId}`));
         } else if (text.startsWith('answer:')) {
           const link = this.setups.get(`${n.name}:${e.session}:${e.key}`);
           if (!link || !link.alive) return;
           this.setups.delete(`${n.name}:${e.session}:${e.key}`);
-          this.openEnd(link.a, link.b.station, e.key);
+          this.openEnd(link.a, link.b.station, e.key, e.session);
         }
         return;
       }
@@ -306,7 +306,7 @@ export class Network {
   /** Advance the fake clock to `until`, processing every delivery, timer and action on the way. */
   runUntil(until: number): void {
     this.pump();
-    for (let guard = 0; guard < 50_000_000; guard++) {
+    for (let guard = 0; guard < 5_000_000; guard++) {
       let next = until;
       const d = this.queue.peek();
       if (d) next = Math.min(next, d.at);
@@ -337,7 +337,8 @@ export class Network {
       this.pump();
       if (!did && this.now >= until) return;
     }
-    throw new Error('runUntil did not finish');
+    const stuck = this.nodes.map((n) => `${n.name}: timeout ${n.node.pollTimeout()} ${n.node.debugTimers?.() ?? ''}`);
+    throw new Error(`runUntil did not finish at ${this.now}: ${stuck.join('; ')}`);
   }
 
   private linkUpEnd(e: End): boolean {

@@ -20,6 +20,8 @@ export interface ScenarioOptions {
   overlapMs?: number;
   idleTimeoutMs?: number;
   station?: Partial<StationParams>;
+  /** Receives every event, with sim time and node (debugging). */
+  trace?: (line: string) => void;
 }
 
 export const DEFAULT_SCENARIO: ScenarioOptions = {
@@ -187,6 +189,7 @@ export class Harness {
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const h = await Harness.create(o.seed);
+  h.logEvents = o.trace !== undefined;
   const net = h.net;
   const stationIds = Array.from({ length: o.stations }, (_, i) => `st${i}`);
   for (const id of stationIds) net.addStation(id, { ...o.station, loss: o.loss });
@@ -239,6 +242,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     net.runUntil(net.now + 500);
   }
   const t = h.totals();
+  if (o.trace) {
+    for (const x of h.events)
+      if (x.e.type !== 'message') o.trace(`${x.at.toFixed(1)} ${x.node} ${JSON.stringify(x.e, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length}>` : v))}`);
+  }
   const rejected: Record<RejectReason, number> = { malformed: 0, 'unknown-address': 0, replay: 0, tag: 0, handshake: 0 };
   let failovers = 0;
   let returnAddressMoves = 0;
