@@ -27,6 +27,8 @@ export class PathState {
   lastAckElicitingSentAt = -Infinity;
   lastAckAt = -Infinity;
   validatedAt = -Infinity;
+  /** Highest packet number that would have moved the return address here, pending validation. */
+  pendingReturn = -1;
   /** Send one ack-eliciting PING here as soon as possible (after validation: the hop's ping). */
   pingWanted = false;
   readonly rtt = new RttEstimator();

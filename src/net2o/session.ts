@@ -278,10 +278,10 @@ export class Session {
     if (pn > this.largestReceived) {
       this.largestReceived = pn;
       if (this.returnPath !== pathId && !frames.every(isProbing)) {
-        const from = this.returnPath;
-        this.returnPath = pathId;
-        this.stats.returnAddressMoves++;
-        this.ctx.emit({ type: 'return-address-moved', session: this.id, from, to: pathId, packetNumber: pn });
+        // A path our runtime opened moves it at once; one that merely appeared (a packet raced in from an
+        // unknown transport) must pass validation first, or an on-path attacker could redirect replies.
+        if (path.registered || path.validated) this.moveReturnAddress(pathId, pn);
+        else path.pendingReturn = pn;
       }
     }
 
@@ -299,6 +299,13 @@ export class Session {
     if (frames.some((f) => f.type === 'ping' || f.type === 'probe' || f.type === 'path-challenge')) this.acks.ackNow(now);
     this.choosePath(now);
     return null;
+  }
+
+  private moveReturnAddress(pathId: PathId, pn: number): void {
+    const from = this.returnPath;
+    this.returnPath = pathId;
+    this.stats.returnAddressMoves++;
+    this.ctx.emit({ type: 'return-address-moved', session: this.id, from, to: pathId, packetNumber: pn });
   }
 
   private onFrame(f: Frame, path: PathState, now: number): void {
@@ -333,6 +340,7 @@ export class Session {
           path.validated = true;
           path.validatedAt = now;
           if (path.key) this.setups.delete(path.key); // setup complete
+          if (path.pendingReturn === this.largestReceived && this.returnPath !== path.id) this.moveReturnAddress(path.id, path.pendingReturn);
           this.ctx.emit({ type: 'path-validated', session: this.id, pathId: path.id, rttMs: path.rtt.smoothed });
           // If it becomes the active path, choosePath() pings on it: that ping moves the peer's return address.
         }
@@ -441,8 +449,9 @@ export class Session {
     for (const p of this.paths.values()) {
       if (p.challenge)
         t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
-      if (p.suspected && [...this.paths.values()].some((q) => q.usable)) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
-      else if (p.validated) {
+      if (p.suspected) {
+        if ([...this.paths.values()].some((q) => q.usable)) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
+      } else if (p.validated) {
         const oldest = this.oldestInFlight(p.id);
         if (oldest !== null) t = Math.min(t, oldest + p.livenessTimeout());
       }

@@ -111,8 +111,14 @@ export class Harness {
     const sa = a.node.connect(aPath, this.net.now);
     this.net.peerMap.set(`${a.name}:${sa}`, b);
     const before = new Set(b.node.sessions.keys());
-    this.net.runUntil(this.net.now + 200);
-    const sb = [...b.node.sessions.keys()].find((k) => !before.has(k));
+    const newSession = () => [...b.node.sessions.keys()].find((k) => !before.has(k));
+    // Bounded: the handshake resends every 250 ms; with loss it may take a few rounds.
+    for (let i = 0; i < 50; i++) {
+      this.net.runUntil(this.net.now + 200);
+      const sb = newSession();
+      if (sb !== undefined && a.node.session(sa)?.state === 'established' && b.node.session(sb)?.state === 'established') break;
+    }
+    const sb = newSession();
     if (sb === undefined || a.node.session(sa)?.state !== 'established' || b.node.session(sb)?.state !== 'established')
       throw new Error(`handshake ${a.name}→${b.name} did not complete`);
     this.net.peerMap.set(`${b.name}:${sb}`, a);
