@@ -157,11 +157,13 @@ interface ThroughputRow {
   barePacketsPerSec: number;
   oursPacketsPerMessage: number;
   retransmittedChunks: number;
+  /** bare/ours time ratio of each round (spread). */
+  ratioPerRound: number[];
 }
 
 async function throughput(): Promise<ThroughputRow[]> {
-  const rounds = QUICK ? 3 : 5;
-  const volume = QUICK ? 4 << 20 : 16 << 20; // application bytes per measurement
+  const rounds = QUICK ? 5 : 7;
+  const volume = QUICK ? 8 << 20 : 16 << 20; // application bytes per measurement
   const sizes = [1024, 16 * 1024];
   const pair = await makePair(7);
   // Warm-up (JIT, wasm tiers), not measured.
@@ -211,6 +213,7 @@ async function throughput(): Promise<ThroughputRow[]> {
       barePacketsPerSec: Math.round(n / (bareMs / 1000)),
       oursPacketsPerMessage: round(packets / n, 3),
       retransmittedChunks: x.rt,
+      ratioPerRound: x.ours.map((o, i) => round(x.bare[i]! / o, 3)),
     });
   }
   return rows;
@@ -413,6 +416,7 @@ for (const r of tp)
   out.push(
     `| ${r.size / 1024} KiB | **${r.ratio.toFixed(2)}** | ${r.oursMBps} | ${r.bareMBps} | ${r.oursMsgPerSec} | ${r.oursPacketsPerSec} | ${r.oursPacketsPerMessage} | ${r.barePacketsPerSec} | ${r.rounds} × ${r.messages} msgs |`,
   );
+out.push('', `Per-round ratios: ${tp.map((r) => `${r.size / 1024} KiB ${Math.min(...r.ratioPerRound).toFixed(2)}–${Math.max(...r.ratioPerRound).toFixed(2)}`).join(', ')}.`);
 out.push('', 'MB/s = application bytes (10⁶) per second of wall time; ours counts data packets a→b (acks b→a not counted).', '');
 out.push('### Memory per open connection', '');
 out.push('| connections | heap delta | per connection (both ends) | per session end | handshake time |');
