@@ -71,6 +71,9 @@ export const MAX_ACK_RANGES = 32;
 export const MAX_PTO_MS = 1_000;
 export const HANDSHAKE_RESEND_MS = 250;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A reject is unauthenticated (the responder does not share our secret): after one, a valid reply has this
+ * long to arrive before the handshake fails with ERR_WRONG_SECRET. A forged reject cannot kill a handshake. */
+export const REJECT_GRACE_MS = 1_000;
 
 // ---- Paths and liveness ----
 /**

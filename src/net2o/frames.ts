@@ -1,6 +1,6 @@
 // Frames inside a packet body, and the commands carried on the command stream. Pure codecs.
 // A body is a sequence of frames; a 0x00 byte (PADDING) ends it, so zero padding to 64·2ⁿ needs no length.
-import { Reader, Writer } from './bytes.ts';
+import { Reader, utf8, Writer } from './bytes.ts';
 import { MAX_ACK_RANGES, MAX_MESSAGE_SIZE, PATH_CHALLENGE_SIZE } from './constants.ts';
 import { WireError } from './errors.ts';
 
@@ -62,9 +62,22 @@ export function encodeFrame(w: Writer, f: Frame): void {
       w.u8(FrameType.PathResponse).bytes(f.data);
       return;
     case 'close':
-      w.u8(FrameType.Close).string(f.reason.slice(0, 200));
+      w.u8(FrameType.Close).varBytes(utf8Prefix(f.reason, MAX_REASON));
       return;
   }
+}
+
+/** Close and path-close reasons: human text, cut to this many UTF-8 bytes on the way out. */
+const MAX_REASON = 200;
+
+/** The longest prefix of `s` that fits `max` bytes of UTF-8, cut at a character boundary. The limits are in
+ * bytes on the wire, so cutting UTF-16 units (String.slice) lets non-ASCII text exceed them and the peer drops it. */
+function utf8Prefix(s: string, max: number): Uint8Array {
+  const b = utf8(s);
+  if (b.length <= max) return b;
+  let n = max;
+  while (n > 0 && (b[n]! & 0xc0) === 0x80) n--; // b[n] continues a character that started before the cut
+  return b.subarray(0, n);
 }
 
 /** Encoded size of a frame (used by the packer to fill a body). */
@@ -133,7 +146,7 @@ export function decodeFrames(body: Uint8Array): Frame[] {
         out.push({ type: 'path-response', data: r.bytes(PATH_CHALLENGE_SIZE) });
         break;
       case FrameType.Close:
-        out.push({ type: 'close', reason: r.string(200) });
+        out.push({ type: 'close', reason: r.string(MAX_REASON) });
         break;
       default:
         throw new WireError('frame', `unknown frame type 0x${t.toString(16)}`);
@@ -166,7 +179,7 @@ export function encodeCommand(c: Command): Uint8Array {
   const w = new Writer(128).u8(CommandType[c.type]);
   switch (c.type) {
     case 'hello':
-      w.varBytes(c.signature).string(c.name);
+      w.varBytes(c.signature).varBytes(utf8Prefix(c.name, MAX_NAME));
       break;
     case 'stations':
       w.varint(c.stations.length);
@@ -176,7 +189,7 @@ export function encodeCommand(c: Command): Uint8Array {
       w.string(c.key).string(c.offererStation).string(c.answererStation).varBytes(c.data);
       break;
     case 'path-close':
-      w.string(c.key).string(c.reason);
+      w.string(c.key).varBytes(utf8Prefix(c.reason, MAX_REASON));
       break;
   }
   return w.finish();
@@ -213,7 +226,7 @@ export function decodeCommand(b: Uint8Array): Command {
       };
       break;
     case CommandType['path-close']:
-      c = { type: 'path-close', key: r.string(2 * MAX_ID + 1), reason: r.string(200) };
+      c = { type: 'path-close', key: r.string(2 * MAX_ID + 1), reason: r.string(MAX_REASON) };
       break;
     default:
       throw new WireError('frame', `unknown command 0x${t.toString(16)}`);

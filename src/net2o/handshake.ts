@@ -4,11 +4,11 @@
 //
 //   init  (I→R, addr = setup tag 0, pn 0):  1 ‖ v ‖ eI ‖ idI ‖ tagI            MAC_invite
 //   reply (R→I, addr = tagI,  pn 0):        2 ‖ v ‖ eR ‖ idR ‖ tagR ‖ sigR      MAC_invite
-//   reject(R→I, addr = tagI,  pn 0):        3 ‖ v ‖ reason                       (no key: advisory only)
+//   reject(R→I, addr = tagI,  pn 0):        3 ‖ v ‖ reason                       (no key: advisory, see REJECT_GRACE_MS)
 //   hello (I→R, first encrypted packet):    command 'hello' with sigI
 //
 //   h1 = H(init body), h2 = H(h1 ‖ reply body without sigR)
-//   prk = H(DH(eI, eR) ‖ h2; key = K_kdf);  k_i2r = H("i2r"; prk), k_r2i = H("r2i"; prk)
+//   prk = H(DH(eI, eR) ‖ h2; key = K_kdf);  k_i2r = H("net2o i2r"; prk), k_r2i = H("net2o r2i"; prk)
 //   sigR = Sign_idR("net2o-r" ‖ h2), sigI = Sign_idI("net2o-i" ‖ h2)
 import { bytesEqual, concatBytes, Reader, utf8, Writer } from './bytes.ts';
 import {

@@ -8,6 +8,7 @@ import {
   HANDSHAKE_RESEND_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_CONNECTION_TAG,
+  REJECT_GRACE_MS,
   SETUP_CONNECTION_TAG,
   TAG_STATELESS,
 } from './constants.ts';
@@ -60,6 +61,8 @@ interface Pending {
   pathId: PathId;
   startedAt: number;
   lastSentAt: number;
+  /** When the first (unauthenticated) reject or bad reply arrived. */
+  rejectedAt: number;
 }
 
 interface HopState {
@@ -268,7 +271,7 @@ export class Node {
     const s = this.newSession(id, true, now);
     const ephemeral = this.crypto.dhKeyPair();
     const { packet: initPacket, h1 } = encodeInit(this.crypto, this.invite, ephemeral.publicKey, this.identity.publicKey, id);
-    this.pending.set(id, { ephemeral, initPacket, h1, pathId, startedAt: now, lastSentAt: now });
+    this.pending.set(id, { ephemeral, initPacket, h1, pathId, startedAt: now, lastSentAt: now, rejectedAt: Infinity });
     this.stateless.push({ pathId, data: initPacket });
     s.addPath(pathId, now);
     return id;
@@ -402,8 +405,9 @@ export class Node {
     const s = this.sessions.get(pkt.connectionTag);
     if (!p || !s) return this.reject('unknown-address', pathId, null, `setup packet for tag ${pkt.connectionTag}`);
     if (msg === 'bad-mac' || msg.kind === 'reject') {
-      // The responder holds another invite secret (or someone forged its answer).
-      this.failHandshake(s, 'ERR_WRONG_SECRET', pathId, now);
+      // The responder holds another invite secret, or someone forged its answer: a reject cannot be
+      // authenticated, so it only starts a grace period in which a valid reply still wins.
+      if (p.rejectedAt === Infinity) p.rejectedAt = now;
       return this.reject('handshake', pathId, s.id, msg === 'bad-mac' ? 'reply failed the invite MAC' : 'responder rejected our secret');
     }
     if (msg.kind !== 'reply') return this.reject('handshake', pathId, s.id, 'unexpected init');
@@ -545,7 +549,8 @@ export class Node {
   pollTimeout(): number {
     let t = Infinity;
     for (const s of this.sessions.values()) t = Math.min(t, s.nextTimeout());
-    for (const p of this.pending.values()) t = Math.min(t, p.lastSentAt + HANDSHAKE_RESEND_MS, p.startedAt + HANDSHAKE_TIMEOUT_MS);
+    for (const p of this.pending.values())
+      t = Math.min(t, p.lastSentAt + HANDSHAKE_RESEND_MS, p.startedAt + HANDSHAKE_TIMEOUT_MS, p.rejectedAt + REJECT_GRACE_MS);
     for (const st of this.stations.values()) t = Math.min(t, st.leaveAt);
     return t;
   }
@@ -554,7 +559,8 @@ export class Node {
     for (const [id, p] of this.pending) {
       const s = this.sessions.get(id);
       if (!s) continue;
-      if (now >= p.startedAt + HANDSHAKE_TIMEOUT_MS) this.failHandshake(s, 'ERR_HANDSHAKE_TIMEOUT', p.pathId, now);
+      if (now >= p.rejectedAt + REJECT_GRACE_MS) this.failHandshake(s, 'ERR_WRONG_SECRET', p.pathId, now);
+      else if (now >= p.startedAt + HANDSHAKE_TIMEOUT_MS) this.failHandshake(s, 'ERR_HANDSHAKE_TIMEOUT', p.pathId, now);
       else if (now >= p.lastSentAt + HANDSHAKE_RESEND_MS) {
         p.lastSentAt = now;
         this.stateless.push({ pathId: p.pathId, data: p.initPacket });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIVENESS_FLOOR_MS, MAX_SEND_BUFFER_BYTES } from '../../src/net2o/constants.ts';
 import { LocalProtocolError } from '../../src/net2o/errors.ts';
+import { encodeReject, REJECT_WRONG_SECRET } from '../../src/net2o/handshake.ts';
 import type { Net2oEvent } from '../../src/net2o/events.ts';
 import { Harness, DEFAULT_SCENARIO, runScenario } from '../../src/sim/scenario.ts';
 import type { SimNode } from '../../src/sim/network.ts';
@@ -248,6 +249,23 @@ describe('attacks in the simulator', () => {
     expect(eventsOf(h, b, 'path-closed').filter((x) => x.e.pathId === evil).map((x) => x.e.reason)).toEqual(['validation-failed']);
     void ret;
     expectClean(h);
+  });
+
+  it('a forged reject cannot abort a handshake', async () => {
+    const h = await Harness.create(43);
+    h.logEvents = true;
+    for (const id of ['st0', 'st1']) h.net.addStation(id);
+    const secret = h.net.rng.bytes(32);
+    const a = h.addNode('a', secret);
+    const b = h.addNode('b', secret);
+    const { aPath } = h.net.introduce(a, 'st0', b, 'st1');
+    const sa = a.node.connect(aPath, h.net.now);
+    // The attacker saw the init (the tag is in clear) and answers first with an unauthenticated reject.
+    h.net.inject(a, h.net.attackerPath(a, 'st0'), encodeReject(h.crypto, sa, REJECT_WRONG_SECRET), h.net.now + 1);
+    h.net.runUntil(h.net.now + 2_000);
+    expect(a.node.session(sa)?.state).toBe('established');
+    expect(eventsOf(h, a, 'handshake-failed')).toEqual([]);
+    expect(a.node.counters.rejected.handshake).toBe(1);
   });
 
   it('a replayed handshake init allocates no second session', async () => {
