@@ -35,7 +35,9 @@ export class AckTracker {
     if (this.ranges.length === 0) return null;
     this.deadline = Infinity;
     this.unacked = 0;
-    return { ranges: this.ranges.slice(0, MAX_ACK_RANGES), delayMs: Math.max(0, Math.round(now - this.largestAt)) };
+    // Copies: insert() mutates the [from, to] pairs in place, and a caller may hold the frame past the next receipt.
+    const ranges: AckRanges = this.ranges.slice(0, MAX_ACK_RANGES).map(([from, to]) => [from, to]);
+    return { ranges, delayMs: Math.max(0, Math.round(now - this.largestAt)) };
   }
 
   private insert(pn: number): void {
