@@ -6,18 +6,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStations, type Stations } from '../../signaling-server/stations.ts';
 import type { StationInfo } from '../../signaling-server/contracts.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './harness.ts';
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface RunResult {
   openMs: number;
@@ -115,7 +105,7 @@ describe('embedded station relay with real Chromium', () => {
       ],
       log: (l) => log.push(l),
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     page = await browser.newPage();
     await page.goto('about:blank');
   });
