@@ -11,7 +11,8 @@ export class AckTracker {
   deadline = Infinity;
 
   onReceived(pn: number, ackEliciting: boolean, now: number): void {
-    const outOfOrder = this.ranges.length > 0 && pn < this.ranges[0]![1];
+    // Below the largest (reordered) or above it with a hole (a loss): either way the sender wants to know now.
+    const outOfOrder = this.ranges.length > 0 && (pn < this.ranges[0]![1] || pn > this.ranges[0]![1] + 1);
     this.insert(pn);
     if (pn === this.ranges[0]![1]) this.largestAt = now;
     if (!ackEliciting) return;

@@ -118,10 +118,11 @@ export function openHandshake(c: Crypto, keys: InviteKeys, pkt: DecodedPacket): 
   const mac = pkt.sealed.subarray(pkt.sealed.length - MAC_SIZE);
   const r = new Reader(body);
   const type = r.u8();
+  const key = type === MSG_REJECT ? null : keys.mac;
+  // The MAC first: nothing unauthenticated is acted upon, not even the version byte.
+  if (!bytesEqual(c.hash(concatBytes(pkt.ad, body), key, MAC_SIZE), mac)) return 'bad-mac';
   const version = r.u8();
   if (version !== HANDSHAKE_VERSION) throw new WireError('range', `handshake version ${version}`);
-  const key = type === MSG_REJECT ? null : keys.mac;
-  if (!bytesEqual(c.hash(concatBytes(pkt.ad, body), key, MAC_SIZE), mac)) return 'bad-mac';
   switch (type) {
     case MSG_INIT: {
       const ephemeral = r.bytes(X25519_KEY_SIZE).slice();

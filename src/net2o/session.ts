@@ -408,7 +408,8 @@ export class Session {
     const lost: SentPacket[] = [];
     for (const s of this.sent.values()) {
       if (s.pn > this.largestAcked) break;
-      if (s.pn <= this.largestAcked - PACKET_THRESHOLD || s.time <= now - delay) lost.push(s);
+      // Same expression as the deadline below, so a timer firing exactly at it always makes progress.
+      if (s.pn <= this.largestAcked - PACKET_THRESHOLD || s.time + delay <= now) lost.push(s);
       else this.lossTime = Math.min(this.lossTime, s.time + delay);
     }
     for (const s of lost) this.declareLost(s);

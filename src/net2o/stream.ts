@@ -151,12 +151,14 @@ export class ReceiveStream {
 
 function assemble(m: InMessage): Uint8Array {
   const out = new Uint8Array(m.length);
-  let covered = 0;
-  for (const [o, d] of m.chunks) {
-    if (o + d.length > m.length) throw new WireError('frame', 'chunk beyond message end');
+  let at = 0;
+  // Our sender never re-splits a chunk, so the chunks tile the message exactly; anything else is a peer's bug.
+  for (const o of [...m.chunks.keys()].sort((x, y) => x - y)) {
+    const d = m.chunks.get(o)!;
+    if (o !== at || o + d.length > m.length) throw new WireError('frame', 'message chunks overlap or leave a gap');
     out.set(d, o);
-    covered += d.length;
+    at = o + d.length;
   }
-  if (covered !== m.length) throw new WireError('frame', 'message chunks overlap');
+  if (at !== m.length) throw new WireError('frame', 'message chunks leave a gap');
   return out;
 }
