@@ -228,6 +228,8 @@ export class Node {
     // Keys name station pairs and repeat across sessions: the session id says which one this path serves.
     const s = reg.session !== undefined && reg.session !== null ? this.sessions.get(reg.session) : undefined;
     if (s && reg.key && s.setups.has(reg.key)) s.addPath(id, now);
+    // Already carrying packets (they can arrive before the transport reports open): update what it knows.
+    for (const x of this.sessions.values()) if (x.paths.has(id)) x.addPath(id, now);
   }
 
   /** The runtime lost a transport (closed, failed). */

@@ -40,7 +40,7 @@ export class PathState {
     public remoteStation: string | null,
     readonly addedAt: number,
     /** Registered by our runtime (a transport we opened), rather than first seen as a packet's arrival path. */
-    readonly registered: boolean,
+    public registered: boolean,
   ) {}
 
   get phase(): PathPhase {

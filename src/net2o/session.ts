@@ -177,8 +177,17 @@ export class Session {
 
   addPath(id: PathId, now: number): PathState {
     let p = this.paths.get(id);
-    if (p && !p.closed) return p;
     const info = this.ctx.pathInfo(id);
+    if (p && !p.closed) {
+      // Packets may arrive before the runtime registered the transport: learn its stations now.
+      if (info && !p.registered) {
+        p.registered = true;
+        p.key = info.key ?? p.key;
+        p.localStation = info.localStation ?? p.localStation;
+        p.remoteStation = info.remoteStation ?? p.remoteStation;
+      }
+      return p;
+    }
     p = new PathState(id, info?.key ?? null, info?.localStation ?? null, info?.remoteStation ?? null, now, info !== undefined);
     this.paths.set(id, p);
     this.ctx.emit({ type: 'path-added', session: this.id, pathId: id, key: p.key });

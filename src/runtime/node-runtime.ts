@@ -1,0 +1,688 @@
+// The runtime: the only impure layer. It drives the sans-IO core (after every input: deliver events, flush
+// transmits, re-arm one timer), owns one transport per path, introduces nodes through the signaling server
+// once, and carries every later path setup in-band as session commands.
+import type { StationInfo } from '../../signaling-server/contracts.ts';
+import { SignalingClient, type WebSocketConstructorLike } from '../../signaling-server/client.ts';
+import { toHex } from '../net2o/bytes.ts';
+import type { Crypto } from '../net2o/crypto.ts';
+import type { Net2oEvent, PathId, SessionId } from '../net2o/events.ts';
+import { Node } from '../net2o/node.ts';
+import { decodePacket } from '../net2o/wire.ts';
+import type {
+  AttackKind,
+  AttackResult,
+  LogEntry,
+  PeerView,
+  RuntimeApi,
+  RuntimeSnapshot,
+  StationView,
+  WireSighting,
+} from './api.ts';
+import { decodeApp, encodeChat, encodeTick, TickStats } from './demo-stream.ts';
+import { describeEvent } from './describe.ts';
+import type { PathTransport, TransportFactory } from './transport.ts';
+
+const LOG_LIMIT = 500;
+const WIRE_LIMIT = 200;
+const CHAT_LIMIT = 200;
+/** The largest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface RuntimeOptions {
+  crypto: Crypto;
+  transports: TransportFactory;
+  signalingUrl: string;
+  WebSocket?: WebSocketConstructorLike;
+  stations: () => Promise<StationInfo[]>;
+  room: string;
+  secret: Uint8Array;
+  nodeId: string;
+  name: string;
+  /** The station to attach first (default: the first one that is up). */
+  station?: string;
+  /** Base for the invite link: origin + path of the page. */
+  inviteBase?: string;
+  stationAdmin?: (id: string, action: 'down' | 'up') => Promise<void>;
+  /** Wall clock shared by tabs on one machine, for latency. */
+  wallClock?: () => number;
+  overlapMs?: number;
+}
+
+interface PeerRecord {
+  peerId: string;
+  name: string;
+  session: SessionId | null;
+  ticks: TickStats;
+  hops: number;
+  failovers: number;
+  moves: number;
+  rejected: number;
+}
+
+interface SetupRecord {
+  session: SessionId;
+  key: string;
+  localStation: string;
+  remoteStation: string;
+  transport: PathTransport;
+}
+
+export class NodeRuntime implements RuntimeApi {
+  readonly node: Node;
+  private readonly t0: number;
+  private readonly wall: () => number;
+  private readonly transports = new Map<PathId, PathTransport>();
+  private readonly setups = new Map<string, SetupRecord>(); // `${session}|${key}`
+  private readonly intro = new Map<string, { transport: PathTransport; remoteStation: string; initiator: boolean }>();
+  private readonly peers = new Map<string, PeerRecord>();
+  private readonly peerOfSession = new Map<SessionId, string>();
+  private readonly introOfTransport = new Map<PathId, string>();
+  private readonly stationList: StationInfo[] = [];
+  private readonly logEntries: LogEntry[] = [];
+  private readonly wireLog: WireSighting[] = [];
+  private readonly chatLog: Array<{ at: number; from: string; text: string; mine: boolean }> = [];
+  private readonly listeners = new Set<() => void>();
+  private signaling: SignalingClient | null = null;
+  private signalingState: RuntimeSnapshot['signaling'] = 'connecting';
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = Infinity;
+  private blocked = false;
+  private streamTimer: ReturnType<typeof setInterval> | null = null;
+  private streamRate = 0;
+  private tickSeq = 0;
+  private stopped = false;
+  private lastRejection: { reason: string; at: number } | null = null;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.t0 = performance.now();
+    this.wall = opts.wallClock ?? (() => performance.timeOrigin + performance.now());
+    this.node = new Node({ crypto: opts.crypto, inviteSecret: opts.secret, name: opts.name, overlapMs: opts.overlapMs });
+  }
+
+  private now(): number {
+    return performance.now() - this.t0;
+  }
+
+  // ------------------------------------------------------------------ start and stop
+
+  async start(): Promise<void> {
+    this.stationList.push(...(await this.opts.stations()));
+    const first = this.opts.station ?? this.stationList.find((s) => s.up)?.id ?? this.stationList[0]?.id;
+    if (!first) throw new Error('no stations to attach to');
+    if (!this.stationList.some((s) => s.id === first)) throw new Error(`unknown station ${first}`);
+    this.node.attach(first, this.now());
+    this.note('runtime', `attached to ${this.label(first)}`);
+    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {});
+    this.signaling = sig;
+    sig.onSignal((m) => this.onIntroSignal(m.from, m.data));
+    sig.onPeerJoined((p) => this.note('signaling', `${p.name || p.node} joined the room`));
+    sig.onClose(() => {
+      this.signalingState = this.signalingState === 'closed' ? 'closed' : 'disconnected';
+      this.note('signaling', 'signaling server connection closed; open sessions and hops do not need it');
+      this.changed();
+    });
+    const { peers } = await sig.join(this.opts.room, this.opts.nodeId, this.opts.name);
+    this.signalingState = 'connected';
+    this.note('signaling', `joined room ${this.opts.room} (${peers.length} other node${peers.length === 1 ? '' : 's'})`);
+    // The newcomer introduces itself to everyone already there; they answer.
+    for (const p of peers) this.introduce(p.node, p.name);
+    this.changed();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopStream();
+    for (const s of [...this.node.sessions.keys()]) this.node.close(s, 'node stopped', this.now());
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    for (const t of this.transports.values()) t.close();
+    for (const s of this.setups.values()) s.transport.close();
+    for (const i of this.intro.values()) i.transport.close();
+    await this.signaling?.close();
+  }
+
+  // ------------------------------------------------------------------ introduction (signaling, first path only)
+
+  private peer(peerId: string, name = ''): PeerRecord {
+    let p = this.peers.get(peerId);
+    if (!p) {
+      p = { peerId, name, session: null, ticks: new TickStats(), hops: 0, failovers: 0, moves: 0, rejected: 0 };
+      this.peers.set(peerId, p);
+    }
+    if (name) p.name = name;
+    return p;
+  }
+
+  private activeStation(): StationInfo {
+    const id = this.node.stationList().find((s) => s.state === 'active')?.id;
+    const st = this.stationList.find((s) => s.id === id);
+    if (!st) throw new Error('not attached to any station');
+    return st;
+  }
+
+  private introduce(peerId: string, name: string): void {
+    this.peer(peerId, name);
+    const station = this.activeStation();
+    const t: PathTransport = this.opts.transports.create(
+      { initiator: true, station },
+      {
+        onSignal: (d) => this.signaling?.signal(peerId, { station: station.id, data: new TextDecoder().decode(d) }),
+        onOpen: () => this.input(() => this.onIntroOpen(peerId, t)),
+        onData: (d) => {
+          this.input(() => this.onIntroOpen(peerId, t));
+          this.onData(t, d);
+        },
+        onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+        onDrain: () => this.input(() => {}),
+      },
+    );
+    this.intro.set(peerId, { transport: t, remoteStation: '', initiator: true });
+    this.introOfTransport.set(t.id, peerId);
+    this.note('signaling', `introducing ourselves to ${name || peerId} from ${station.label}`);
+  }
+
+  private onIntroSignal(from: string, data: unknown): void {
+    const d = data as { station?: unknown; data?: unknown } | null;
+    if (!d || typeof d.station !== 'string' || typeof d.data !== 'string') return this.note('signaling', `ignored a malformed introduction from ${from}`);
+    let rec = this.intro.get(from);
+    if (!rec) {
+      if (this.peers.get(from)?.session != null) return; // already connected: a stale introduction
+      const station = this.activeStation();
+      const t: PathTransport = this.opts.transports.create(
+        { initiator: false, station },
+        {
+          onSignal: (x) => this.signaling?.signal(from, { station: station.id, data: new TextDecoder().decode(x) }),
+          onOpen: () => this.input(() => this.onIntroOpen(from, t)),
+          onData: (x) => {
+            this.input(() => this.onIntroOpen(from, t));
+            this.onData(t, x);
+          },
+          onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+          onDrain: () => this.input(() => {}),
+        },
+      );
+      rec = { transport: t, remoteStation: d.station, initiator: false };
+      this.intro.set(from, rec);
+      this.introOfTransport.set(t.id, from);
+      this.peer(from);
+    }
+    rec.remoteStation = d.station;
+    rec.transport.signal(new TextEncoder().encode(d.data));
+  }
+
+  private onIntroOpen(peerId: string, t: PathTransport): void {
+    const rec = this.intro.get(peerId);
+    if (!rec || rec.transport !== t) return;
+    this.intro.delete(peerId);
+    this.transports.set(t.id, t);
+    this.node.addPath(t.id, { localStation: t.station.id, remoteStation: rec.remoteStation || null }, this.now());
+    if (rec.initiator) {
+      const sid = this.node.connect(t.id, this.now());
+      this.peer(peerId).session = sid;
+      this.peerOfSession.set(sid, peerId);
+    }
+    this.note('runtime', `first path to ${this.peerName(peerId)} open (${t.station.label})`);
+  }
+
+  // ------------------------------------------------------------------ driving the core
+
+  /** Runs one input against the core, then delivers events, flushes packets and re-arms the timer. */
+  private input(fn: () => void): void {
+    if (this.stopped) return;
+    fn();
+    this.afterInput();
+  }
+
+  private afterInput(): void {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const e = this.node.pollEvent();
+      if (!e) break;
+      this.onEvent(e);
+    }
+    this.flush();
+    this.arm();
+    this.changed();
+  }
+
+  private flush(): void {
+    if (this.blocked) return;
+    const now = this.now();
+    for (let guard = 0; guard < 100_000; guard++) {
+      const pkt = this.node.pollTransmit(now);
+      if (!pkt) return;
+      const t = this.transports.get(pkt.pathId);
+      if (!t || !t.isOpen) continue; // its transport is gone: the core learns that on its own (liveness)
+      this.sighting('out', pkt.pathId, pkt.data);
+      if (!t.send(pkt.data)) {
+        this.blocked = true; // resumes on the transport's onDrain
+        return;
+      }
+    }
+  }
+
+  private arm(): void {
+    const at = this.node.pollTimeout();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.input(() => this.node.handleTimeout(this.now()));
+      },
+      Math.min(Math.max(0, at - this.now()), MAX_TIMER_MS),
+    );
+  }
+
+  private onData(t: PathTransport, d: Uint8Array): void {
+    this.input(() => {
+      this.sighting('in', t.id, d);
+      this.node.handleDatagram(t.id, d, this.now());
+    });
+  }
+
+  private onTransportClose(t: PathTransport, reason: string): void {
+    const introPeer = this.introOfTransport.get(t.id);
+    if (introPeer && this.intro.get(introPeer)?.transport === t) {
+      this.intro.delete(introPeer);
+      this.note('runtime', `introduction to ${this.peerName(introPeer)} failed: ${reason}`);
+    }
+    for (const [k, s] of this.setups) {
+      if (s.transport === t) {
+        this.setups.delete(k);
+        if (!t.isOpen) this.node.abandonPath(s.session, s.key, `transport: ${reason}`);
+      }
+    }
+    if (this.transports.delete(t.id)) this.node.removePath(t.id, this.now());
+  }
+
+  private onEvent(e: Net2oEvent): void {
+    const now = this.now();
+    switch (e.type) {
+      case 'path-wanted':
+        this.createSetup(e.session, e.key, e.localStation, e.remoteStation, true);
+        break;
+      case 'path-signal': {
+        const rec = this.setups.get(`${e.session}|${e.key}`) ?? this.createSetup(e.session, e.key, e.localStation, e.remoteStation, false);
+        rec?.transport.signal(e.data);
+        break;
+      }
+      case 'path-abandoned': {
+        const k = `${e.session}|${e.key}`;
+        const rec = this.setups.get(k);
+        if (rec && !this.transports.has(rec.transport.id)) rec.transport.close();
+        this.setups.delete(k);
+        break;
+      }
+      case 'path-closed': {
+        const t = this.transports.get(e.pathId);
+        this.transports.delete(e.pathId);
+        t?.close();
+        break;
+      }
+      case 'handshake-done': {
+        let peerId = this.peerOfSession.get(e.session);
+        if (!peerId) {
+          // Responder: the session's first path is the transport the introduction opened.
+          const s = this.node.session(e.session);
+          const first = s ? [...s.paths.keys()][0] : undefined;
+          peerId = first !== undefined ? this.introOfTransport.get(first) : undefined;
+          if (peerId) {
+            this.peerOfSession.set(e.session, peerId);
+            this.peer(peerId).session = e.session;
+          }
+        }
+        if (peerId && e.peerName) this.peer(peerId).name = e.peerName;
+        if (this.streamRate > 0) this.sendTick(e.session);
+        break;
+      }
+      case 'message':
+        this.onAppMessage(e.session, e.data, now);
+        break;
+      case 'hop-finished':
+        for (const p of this.peers.values()) if (p.session !== null) p.hops++;
+        break;
+      case 'failover': {
+        const p = this.peerRecord(e.session);
+        if (p) p.failovers++;
+        break;
+      }
+      case 'return-address-moved': {
+        const p = this.peerRecord(e.session);
+        if (p) p.moves++;
+        break;
+      }
+      case 'packet-rejected': {
+        this.lastRejection = { reason: e.reason, at: now };
+        const p = e.session !== null ? this.peerRecord(e.session) : undefined;
+        if (p) p.rejected++;
+        break;
+      }
+      default:
+        break;
+    }
+    if (e.type !== 'message') {
+      const peerId = 'session' in e && e.session !== null ? this.peerOfSession.get(e.session) : undefined;
+      this.logEntries.push({ at: now, kind: e.type, text: describeEvent(e, (id) => this.label(id), peerId ? this.peerName(peerId) : undefined), ...(peerId ? { peerId } : {}) });
+      if (this.logEntries.length > LOG_LIMIT) this.logEntries.splice(0, this.logEntries.length - LOG_LIMIT);
+    }
+  }
+
+  private createSetup(session: SessionId, key: string, localStation: string, remoteStation: string, initiator: boolean): SetupRecord | undefined {
+    const station = this.stationList.find((s) => s.id === localStation);
+    if (!station) {
+      this.node.abandonPath(session, key, `unknown station ${localStation}`);
+      return undefined;
+    }
+    const k = `${session}|${key}`;
+    // Data can arrive before simple-peer reports 'connect' (it waits for getStats): register on whichever is first.
+    const register = (): void => {
+      if (this.transports.has(t.id) || this.setups.get(k)?.transport !== t) return;
+      this.transports.set(t.id, t);
+      this.node.addPath(t.id, { localStation, remoteStation, key, session }, this.now());
+    };
+    const t: PathTransport = this.opts.transports.create(
+      { initiator, station },
+      {
+        onSignal: (d) => this.input(() => this.node.sendPathSignal(session, key, d)),
+        onOpen: () => this.input(register),
+        onData: (d) => {
+          if (!this.transports.has(t.id)) this.input(register);
+          this.onData(t, d);
+        },
+        onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+        onDrain: () =>
+          this.input(() => {
+            this.blocked = false;
+          }),
+      },
+    );
+    const rec = { session, key, localStation, remoteStation, transport: t };
+    this.setups.set(k, rec);
+    return rec;
+  }
+
+  // ------------------------------------------------------------------ application messages
+
+  private onAppMessage(session: SessionId, data: Uint8Array, now: number): void {
+    const m = decodeApp(data);
+    const p = this.peerRecord(session);
+    if (!m || !p) return;
+    if (m.type === 'tick') p.ticks.onTick(m.seq, m.sentAt, m.intervalMs, this.wall());
+    else {
+      this.chatLog.push({ at: now, from: p.name || p.peerId, text: m.text, mine: false });
+      if (this.chatLog.length > CHAT_LIMIT) this.chatLog.shift();
+    }
+  }
+
+  private sendTick(session: SessionId): void {
+    try {
+      this.node.send(session, encodeTick(this.tickSeq, this.wall(), 1000 / this.streamRate));
+      const p = this.peerRecord(session);
+      if (p) p.ticks.s.sent++;
+    } catch {
+      // Backpressure or not yet established: the stream skips this tick (it is not a loss).
+    }
+  }
+
+  startStream(perSecond: number): void {
+    this.stopStream();
+    if (!(perSecond > 0)) return;
+    this.streamRate = Math.min(perSecond, 1000);
+    this.streamTimer = setInterval(() => {
+      this.input(() => {
+        for (const [sid, s] of this.node.sessions) if (s.state === 'established') this.sendTick(sid);
+        this.tickSeq++;
+      });
+    }, 1000 / this.streamRate);
+  }
+
+  stopStream(): void {
+    if (this.streamTimer) clearInterval(this.streamTimer);
+    this.streamTimer = null;
+    this.streamRate = 0;
+  }
+
+  send(text: string): void {
+    this.input(() => {
+      for (const [sid, s] of this.node.sessions) if (s.state === 'established') this.node.send(sid, encodeChat(text));
+      this.chatLog.push({ at: this.now(), from: this.opts.name, text, mine: true });
+    });
+  }
+
+  // ------------------------------------------------------------------ stations
+
+  async attach(stationId: string): Promise<void> {
+    this.requireStation(stationId);
+    this.input(() => this.node.attach(stationId, this.now()));
+    this.note('runtime', `attached to ${this.label(stationId)}`);
+  }
+
+  async detach(stationId: string, opts: { abrupt?: boolean } = {}): Promise<void> {
+    this.requireStation(stationId);
+    this.input(() => {
+      this.node.detach(stationId, { abrupt: opts.abrupt ?? false }, this.now());
+      if (opts.abrupt) {
+        // Coverage lost: every transport through that station dies now, as the radio would.
+        for (const [id, t] of [...this.transports]) if (t.station.id === stationId) this.node.removePath(id, this.now());
+      }
+    });
+    this.note('runtime', opts.abrupt ? `lost coverage on ${this.label(stationId)}` : `leaving ${this.label(stationId)} (overlap ${this.node.overlapMs} ms)`);
+  }
+
+  async hop(stationId: string): Promise<void> {
+    this.requireStation(stationId);
+    this.input(() => this.node.hopTo(stationId, this.now()));
+  }
+
+  setOverlapMs(ms: number): void {
+    this.node.overlapMs = Math.max(0, Math.min(ms, 60_000));
+  }
+
+  overlapMs(): number {
+    return this.node.overlapMs;
+  }
+
+  async stationAdmin(stationId: string, action: 'down' | 'up'): Promise<void> {
+    if (!this.opts.stationAdmin) throw new Error('station admin is not available here');
+    await this.opts.stationAdmin(stationId, action);
+    const st = this.stationList.find((s) => s.id === stationId);
+    if (st) st.up = action === 'up';
+    this.note('runtime', `${this.label(stationId)} taken ${action}`);
+    this.changed();
+  }
+
+  private requireStation(id: string): void {
+    if (!this.stationList.some((s) => s.id === id)) throw new Error(`unknown station ${id}`);
+  }
+
+  disconnectSignaling(): void {
+    this.signalingState = 'closed';
+    void this.signaling?.close();
+    this.changed();
+  }
+
+  // ------------------------------------------------------------------ attacks ("what an eavesdropper sees")
+
+  async attack(kind: AttackKind, peerId?: string): Promise<AttackResult> {
+    const target = peerId ? this.peers.get(peerId) : [...this.peers.values()].find((p) => p.session !== null);
+    const s = target?.session != null ? this.node.session(target.session) : undefined;
+    const captured = [...this.capturedIn].reverse().find((c) => c.session === s?.id);
+    if (!s || !captured) return { kind, rejected: false, reason: 'nothing captured yet', returnAddressUnchanged: true };
+    const retBefore = s.returnPath;
+    const before = this.totalRejected();
+    const pkt = captured.data.slice();
+    const dv = new DataView(pkt.buffer);
+    if (kind === 'forge') {
+      // A packet to the live address with a fresh packet number and random contents.
+      dv.setUint32(18, dv.getUint32(18, true) + 1_000, true);
+      crypto.getRandomValues(pkt.subarray(26));
+    } else if (kind === 'hijack') {
+      // Claim a much higher packet number (the header is authenticated, so the tag fails).
+      dv.setUint32(18, dv.getUint32(18, true) + 100_000, true);
+    }
+    // 'replay': the captured packet, unchanged, from a path the node never opened.
+    const fakePath = -1 - Math.floor(Math.random() * 1e6);
+    this.input(() => this.node.handleDatagram(fakePath, pkt, this.now()));
+    const rejected = this.totalRejected() > before;
+    const result: AttackResult = {
+      kind,
+      rejected,
+      reason: rejected ? (this.lastRejection?.reason ?? '?') : 'accepted',
+      returnAddressUnchanged: s.returnPath === retBefore,
+    };
+    this.note('attack', `${kind}: ${rejected ? `rejected (${result.reason})` : 'NOT rejected'}; return address ${result.returnAddressUnchanged ? 'unchanged' : 'MOVED'}`);
+    return result;
+  }
+
+  private totalRejected(): number {
+    return Object.values(this.node.counters.rejected).reduce((a, b) => a + b, 0);
+  }
+
+  private readonly capturedIn: Array<{ session: SessionId; data: Uint8Array }> = [];
+
+  private sighting(direction: 'in' | 'out', pathId: PathId, data: Uint8Array): void {
+    let h;
+    try {
+      h = decodePacket(data);
+    } catch {
+      return;
+    }
+    const session = direction === 'in' ? h.connectionTag : this.sessionOfPeerTag(h.connectionTag);
+    if (direction === 'in' && !(h.tags & 0x04)) {
+      this.capturedIn.push({ session: h.connectionTag, data: data.slice() });
+      if (this.capturedIn.length > 20) this.capturedIn.shift();
+    }
+    const peerId = session !== undefined ? (this.peerOfSession.get(session) ?? null) : null;
+    this.wireLog.push({
+      at: this.now(),
+      direction,
+      peerId,
+      pathId,
+      size: data.length,
+      flags: data[0]!,
+      tags: h.tags,
+      address: toHex(data.subarray(18, 26).slice().reverse()),
+      connectionTag: h.connectionTag.toString(16).padStart(6, '0'),
+      packetNumber: h.packetNumber,
+    });
+    if (this.wireLog.length > WIRE_LIMIT) this.wireLog.splice(0, this.wireLog.length - WIRE_LIMIT);
+  }
+
+  private sessionOfPeerTag(tag: number): SessionId | undefined {
+    for (const s of this.node.sessions.values()) if (s.peerTag === tag) return s.id;
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------ views
+
+  private peerRecord(session: SessionId): PeerRecord | undefined {
+    const id = this.peerOfSession.get(session);
+    return id ? this.peers.get(id) : undefined;
+  }
+
+  private peerName(peerId: string): string {
+    return this.peers.get(peerId)?.name || peerId;
+  }
+
+  private label(stationId: string): string {
+    return this.stationList.find((s) => s.id === stationId)?.label ?? stationId;
+  }
+
+  private note(kind: LogEntry['kind'], text: string): void {
+    this.logEntries.push({ at: this.now(), kind, text });
+    if (this.logEntries.length > LOG_LIMIT) this.logEntries.shift();
+    this.changed();
+  }
+
+  snapshot(): RuntimeSnapshot {
+    const attached = new Map(this.node.stationList().map((s) => [s.id, s.state]));
+    const stations: StationView[] = this.stationList.map((s) => ({ ...s, attachment: attached.get(s.id) ?? 'detached' }));
+    const peers: PeerView[] = [];
+    for (const p of this.peers.values()) {
+      const s = p.session !== null ? this.node.session(p.session) : undefined;
+      peers.push({
+        peerId: p.peerId,
+        name: p.name || p.peerId,
+        fingerprint: s && s.peerIdentity.length ? toHex(this.node.crypto.hash(s.peerIdentity, null, 16)).slice(0, 16) : '',
+        sessionId: p.session ?? 0,
+        state: !s ? (p.session === null ? 'handshaking' : 'closed') : s.state === 'established' ? 'established' : s.state === 'closed' ? 'closed' : 'handshaking',
+        connectionTag: (p.session ?? 0).toString(16).padStart(6, '0'),
+        peerTag: (s?.peerTag ?? 0).toString(16).padStart(6, '0'),
+        paths: (s?.pathStates() ?? []).map((x) => ({
+          pathId: x.id,
+          localStation: x.localStation,
+          remoteStation: x.remoteStation,
+          phase: x.phase,
+          rttMs: x.rtt.samples > 0 ? Math.round(x.rtt.smoothed * 10) / 10 : null,
+          isReturn: s?.returnPath === x.id,
+          isActive: s?.activePath === x.id,
+          bytesSent: x.bytesSent,
+          bytesReceived: x.bytesReceived,
+        })),
+        rttMs: s && s.rtt.samples > 0 ? Math.round(s.rtt.smoothed * 10) / 10 : null,
+        stats: { ...p.ticks.s },
+        hopsSurvived: p.hops,
+        failovers: p.failovers,
+        returnAddressMoves: p.moves,
+        rejected: p.rejected,
+      });
+    }
+    return {
+      nodeId: this.opts.nodeId,
+      name: this.opts.name,
+      fingerprint: this.node.fingerprint,
+      room: this.opts.room,
+      signaling: this.signalingState,
+      stations,
+      peers,
+      streaming: this.streamRate,
+    };
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  log(): readonly LogEntry[] {
+    return this.logEntries;
+  }
+
+  wire(): readonly WireSighting[] {
+    return this.wireLog;
+  }
+
+  chat(): readonly { at: number; from: string; text: string; mine: boolean }[] {
+    return this.chatLog;
+  }
+
+  inviteLink(): string {
+    const base = this.opts.inviteBase ?? '';
+    return `${base}#room=${encodeURIComponent(this.opts.room)}&secret=${base64url(this.opts.secret)}`;
+  }
+
+  /** Counters of the local node (for tests and the automation surface). */
+  counters() {
+    return { ...this.node.counters, rejected: { ...this.node.counters.rejected } };
+  }
+}
+
+export function base64url(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromBase64url(s: string): Uint8Array {
+  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
