@@ -485,11 +485,12 @@ export class FakeRuntime implements RuntimeApi {
 
   private streamStep(stepMs: number): void {
     if (this.streamRate <= 0) return;
-    const n = (c: number) => c + (this.streamRate * stepMs) / 1000;
+    // Credit in thousandths of a message: integer arithmetic, so 10/s is exactly 10 per second.
+    const n = (c: number) => c + Math.round(this.streamRate * stepMs);
     this.ownCredit = n(this.ownCredit);
     for (const p of this.peers) p.streamCredit = n(p.streamCredit);
-    while (this.ownCredit >= 1) {
-      this.ownCredit -= 1;
+    while (this.ownCredit >= 1000) {
+      this.ownCredit -= 1000;
       const pn = this.ownPacketNumber++;
       for (const p of this.peers) {
         p.view.stats.sent++;
@@ -502,8 +503,8 @@ export class FakeRuntime implements RuntimeApi {
       this.dirty = true;
     }
     for (const p of this.peers) {
-      while (p.streamCredit >= 1) {
-        p.streamCredit -= 1;
+      while (p.streamCredit >= 1000) {
+        p.streamCredit -= 1000;
         p.queued.push(this.t);
         this.dirty = true;
       }
