@@ -4,17 +4,20 @@ import { signal } from '@preact/signals';
 import { render } from 'preact';
 import type { ClientConfig } from '../signaling-server/contracts.ts';
 import { loadConfig, loadStations } from './runtime/config.ts';
+import { automation, type Net2oDemoApi } from './runtime/automation.ts';
+import type { NodeRuntime } from './runtime/node-runtime.ts';
+import { startPageRuntime } from './runtime/page.ts';
 import { checkSodium, runSelfCheck, type SelfCheck } from './runtime/selfcheck.ts';
 import { App, type AppState } from './ui/App.tsx';
 import './ui/styles.css';
 
-/** What tests and the console can drive. Later issues extend it. */
-export interface Net2oDemo {
-  /** Resolves once the config is loaded and libsodium is initialised. */
+/** What tests and the console can drive (README: "Automation surface"). */
+export type Net2oDemo = Partial<Net2oDemoApi> & {
+  /** Resolves once the config is loaded, libsodium is initialised and the node joined its room. */
   ready: Promise<void>;
   /** Runs a fresh self-check; the page shows its result too. */
   selfcheck(): Promise<SelfCheck>;
-}
+};
 
 declare global {
   interface Window {
@@ -27,6 +30,8 @@ const state: AppState = {
   selfcheck: signal<SelfCheck | null>(null),
   checking: signal(false),
 };
+/** The running node, once it joined its room (the demo UI renders it). */
+export const runtimeSignal = signal<NodeRuntime | null>(null);
 
 let configLoaded: Promise<ClientConfig> | undefined;
 const config = (): Promise<ClientConfig> => (configLoaded ??= loadConfig());
@@ -51,13 +56,17 @@ function selfcheck(): Promise<SelfCheck> {
   return next;
 }
 
-const ready = (async () => {
-  state.config.value = await config();
+const demo: Net2oDemo = { ready: Promise.resolve(), selfcheck };
+demo.ready = (async () => {
+  const cfg = await config();
+  state.config.value = cfg;
   await checkSodium();
+  const runtime = await startPageRuntime(cfg);
+  Object.assign(demo, automation(runtime));
+  runtimeSignal.value = runtime;
 })();
-
-window.net2oDemo = { ready, selfcheck };
+window.net2oDemo = demo;
 
 render(<App state={state} onRecheck={() => void selfcheck()} />, document.getElementById('app')!);
 
-void ready.then(() => selfcheck());
+void demo.ready.then(() => selfcheck());

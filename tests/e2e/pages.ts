@@ -1,0 +1,51 @@
+// Helpers for tests that drive pages through `window.net2oDemo`.
+import type { Page } from 'playwright-core';
+import type { Net2oDemo } from '../../src/main.tsx';
+import type { TestBrowser, TestStack } from './harness.ts';
+
+export type Demo = Required<Net2oDemo>;
+
+/** Opens a node page: `name` and starting `station` as query parameters, `hash` an invite fragment. */
+export async function openNode(browser: TestBrowser, stack: TestStack, name: string, station: string, hash = ''): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${stack.webUrl.replace(/\/$/, '')}/?name=${name}&station=${station}${hash}`);
+  await page.evaluate(() => (window as unknown as { net2oDemo: Net2oDemo }).net2oDemo.ready);
+  return page;
+}
+
+/** Runs `fn` against the page's net2oDemo. */
+export function demo<T>(page: Page, fn: (d: Demo, arg: unknown) => T | Promise<T>, arg?: unknown): Promise<T> {
+  return page.evaluate(
+    ([src, a]) => {
+      const f = new Function(`return (${src})`)() as (d: unknown, arg: unknown) => unknown;
+      return f((window as unknown as { net2oDemo: unknown }).net2oDemo, a);
+    },
+    [fn.toString(), arg] as const,
+  ) as Promise<T>;
+}
+
+export async function inviteHash(page: Page): Promise<string> {
+  const link = await demo(page, (d) => d.inviteLink());
+  return link.slice(link.indexOf('#'));
+}
+
+/** Polls `cond` every 50 ms for at most `timeoutMs`; returns the last value and whether it held. */
+export async function waitFor<T>(read: () => Promise<T>, cond: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await read();
+  while (!cond(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = await read();
+  }
+  if (!cond(v)) throw new Error(`timed out after ${timeoutMs} ms; last value ${JSON.stringify(v).slice(0, 800)}`);
+  return v;
+}
+
+export const established = (page: Page, n: number) =>
+  waitFor(
+    () => demo(page, (d) => d.peers().filter((p) => p.state === 'established').length),
+    (c) => c >= n,
+    15_000,
+  );
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,147 @@
+// Real paths: two (and four) Chromium pages, WebRTC data channels relay-only through loopback stations, the
+// signaling server only for the introduction, every hop negotiated in-band.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectConsoleErrors, launchBrowser, startTestStack, type ConsoleErrors, type TestBrowser, type TestStack } from './harness.ts';
+import { demo, established, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+
+const RATE = 200; // messages a second, each way
+
+async function drainAndCheck(pages: Page[]) {
+  for (const p of pages) await demo(p, (d) => d.stopStream());
+  // Everything sent must arrive: wait until each page delivered what every peer sent it.
+  for (const p of pages) {
+    for (const other of pages) {
+      if (other === p) continue;
+      const otherId = await demo(other, (d) => d.nodeId);
+      const myId = await demo(p, (d) => d.nodeId);
+      const sent = await demo(other, (d, id) => d.stats(id as string).sent, myId);
+      await waitFor(() => demo(p, (d, id) => d.stats(id as string).delivered, otherId), (n) => n >= sent, 5_000);
+      const got = await demo(p, (d, id) => d.stats(id as string), otherId);
+      expect(got.delivered).toBe(sent);
+      expect({ lost: got.lost, duplicated: got.duplicated, reordered: got.reordered }).toEqual({ lost: 0, duplicated: 0, reordered: 0 });
+    }
+  }
+}
+
+describe('real paths in Chromium', () => {
+  let stack: TestStack;
+  let browser: TestBrowser;
+  let errors: ConsoleErrors[] = [];
+
+  beforeAll(async () => {
+    stack = await startTestStack({ web: 'dev' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function twoNodes(): Promise<[Page, Page]> {
+    const p1 = await openNode(browser, stack, 'alice', 'cell-a');
+    const p2 = await openNode(browser, stack, 'bob', 'cell-b', await inviteHash(p1));
+    errors = [collectConsoleErrors(p1), collectConsoleErrors(p2)];
+    await established(p1, 1);
+    await established(p2, 1);
+    return [p1, p2];
+  }
+
+  it('two pages stream while hopping 20 times each, sometimes at the same moment: every message exactly once, in order; the signaling server hears nothing after the introduction', async () => {
+    const [p1, p2] = await twoNodes();
+    const room = new URL((await demo(p1, (d) => d.inviteLink())).replace('#', '?')).searchParams.get('room')!;
+    const introOnly = stack.signaling.roomStats(room)!.received;
+    await demo(p1, (d, r) => d.startStream(r as number), RATE);
+    await demo(p2, (d, r) => d.startStream(r as number), RATE);
+    await sleep(500);
+    const s1 = ['cell-b', 'wifi', 'cell-a'];
+    const s2 = ['wifi', 'cell-a', 'cell-b'];
+    for (let i = 0; i < 20; i++) {
+      const a = demo(p1, (d, s) => d.hop(s as string), s1[i % 3]);
+      // Every third round both hop "at the same moment"; otherwise page 2 follows 250 ms later.
+      if (i % 3 !== 0) await sleep(250);
+      await Promise.all([a, demo(p2, (d, s) => d.hop(s as string), s2[i % 3])]);
+      await sleep(450);
+    }
+    await sleep(500);
+    await drainAndCheck([p1, p2]);
+    for (const p of [p1, p2]) {
+      const hops = await demo(p, (d) => d.events().filter((e) => e.kind === 'hop-finished').length);
+      expect(hops).toBeGreaterThanOrEqual(20);
+    }
+    // The gap around hops stays at ordinary jitter: far below any reconnect.
+    const gap = Math.max(await demo(p1, (d) => d.stats().maxGapMs), await demo(p2, (d) => d.stats().maxGapMs));
+    const hopMs = await demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').map((e) => Number(/in (\d+) ms/.exec(e.text)?.[1])));
+    console.info(`[figures] 20+20 hops at ${RATE} msg/s: max delivery gap ${gap.toFixed(1)} ms; hop durations (ms) ${hopMs.join(' ')}`);
+    expect(gap).toBeLessThan(250);
+    expect(stack.signaling.roomStats(room)!.received).toEqual(introOnly);
+    for (const e of errors) expect(e.errors).toEqual([]);
+    await p1.close();
+    await p2.close();
+  }, 120_000);
+
+  it('a station dies under a node attached to two: the stream continues on the other long before Chromium’s ICE timeout', async () => {
+    const [p1, p2] = await twoNodes();
+    await demo(p1, (d) => d.attach('wifi'));
+    await waitFor(() => demo(p1, (d) => d.peers()[0]!.paths.filter((p) => p.phase === 'validated').length), (n) => n >= 2, 5_000);
+    await demo(p1, (d, r) => d.startStream(r as number), RATE);
+    await demo(p2, (d, r) => d.startStream(r as number), RATE);
+    await sleep(500);
+    // Take down the station that carries the traffic now.
+    const active = await demo(p1, (d) => d.peers()[0]!.paths.find((p) => p.isActive)!.localStation!);
+    const t0 = Date.now();
+    await stack.stationAdmin(active, 'down');
+    await waitFor(
+      () => Promise.all([demo(p1, (d) => d.peers()[0]!.paths.find((p) => p.isActive)?.localStation), demo(p2, (d) => d.stats().failovers)]),
+      ([st, f]) => st !== active || f > 0,
+      5_000,
+    );
+    const failoverMs = Date.now() - t0;
+    await sleep(1_500);
+    await drainAndCheck([p1, p2]);
+    console.info(`[figures] dead station: traffic off it after ${failoverMs} ms (Chromium's own ICE timeout: ~5.7 s)`);
+    expect(failoverMs).toBeLessThan(2_000); // Chromium itself notices only after ~5.7 s
+    const gap = Math.max(await demo(p1, (d) => d.stats().maxGapMs), await demo(p2, (d) => d.stats().maxGapMs));
+    expect(gap).toBeLessThan(1_500);
+    await stack.stationAdmin(active, 'up');
+    await p1.close();
+    await p2.close();
+  }, 60_000);
+
+  it('four nodes in one room: one hops and all three of its sessions move, nothing lost', async () => {
+    const p1 = await openNode(browser, stack, 'n1', 'cell-a');
+    const hash = await inviteHash(p1);
+    const others = [];
+    for (const [n, st] of [['n2', 'cell-b'], ['n3', 'wifi'], ['n4', 'cell-b']] as const) others.push(await openNode(browser, stack, n, st, hash));
+    const all = [p1, ...others];
+    for (const p of all) await established(p, 3);
+    for (const p of all) await demo(p, (d) => d.startStream(50));
+    await sleep(500);
+    await demo(p1, (d) => d.hop('wifi'));
+    await waitFor(
+      () => demo(p1, (d) => d.peers().map((p) => p.paths.find((x) => x.isActive)?.localStation)),
+      (st) => st.length === 3 && st.every((s) => s === 'wifi'),
+      5_000,
+    );
+    await sleep(500);
+    await drainAndCheck(all);
+    for (const p of all) await p.close();
+  }, 90_000);
+  it('hops keep working after the signaling server is stopped', async () => {
+    const [p1, p2] = await twoNodes();
+    // Stop the signaling server itself (last test: nothing after this needs it).
+    await stack.signaling.close();
+    expect(await fetch(stack.signaling.httpUrl + '/health').then(() => 'up', () => 'down')).toBe('down');
+    await demo(p1, (d, r) => d.startStream(r as number), RATE);
+    await sleep(300);
+    for (const s of ['wifi', 'cell-b', 'cell-a']) {
+      await demo(p1, (d, x) => d.hop(x as string), s);
+      await sleep(600);
+    }
+    await drainAndCheck([p1, p2]);
+    expect(await demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').length)).toBeGreaterThanOrEqual(3);
+    await p1.close();
+    await p2.close();
+  }, 60_000);
+
+});
