@@ -94,6 +94,10 @@ export const AMPLIFICATION_FACTOR = 3;
 export const PATH_DEAD_MS = 5_000;
 /** Graceful detach keeps the old station's paths this long: several RTTs, enough for the peer to react. */
 export const DEFAULT_OVERLAP_MS = 1_500;
+/** The overlap is extended (checked every OVERLAP_RECHECK_MS) while a connection has no usable path on an active
+ * station yet — make before break — but never beyond MAX_OVERLAP_MS after the detach. */
+export const OVERLAP_RECHECK_MS = 50;
+export const MAX_OVERLAP_MS = 10_000;
 /** With no path at all, a session waits this long for one to return before it closes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 

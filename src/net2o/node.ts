@@ -8,6 +8,8 @@ import {
   HANDSHAKE_RESEND_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_CONNECTION_TAG,
+  MAX_OVERLAP_MS,
+  OVERLAP_RECHECK_MS,
   REJECT_GRACE_MS,
   SETUP_CONNECTION_TAG,
   TAG_STATELESS,
@@ -93,7 +95,7 @@ export class Node {
   private readonly pending = new Map<SessionId, Pending>();
   /** Responder's record of inits already answered (ephemeral key → session), so a replayed init allocates nothing. */
   private readonly answered = new Map<string, { session: SessionId; reply: Uint8Array; at: number }>();
-  private readonly stations = new Map<string, { state: 'active' | 'leaving'; leaveAt: number }>();
+  private readonly stations = new Map<string, { state: 'active' | 'leaving'; leaveAt: number; leaveStartedAt: number }>();
   private readonly pathRegistry = new Map<PathId, PathRegistration>();
   private readonly events: Net2oEvent[] = [];
   private readonly stateless: Array<{ pathId: PathId; data: Uint8Array }> = [];
@@ -130,7 +132,7 @@ export class Node {
   attach(station: string, now: number): void {
     const cur = this.stations.get(station);
     if (cur?.state === 'active') return;
-    this.stations.set(station, { state: 'active', leaveAt: Infinity });
+    this.stations.set(station, { state: 'active', leaveAt: Infinity, leaveStartedAt: Infinity });
     for (const s of this.established()) {
       this.announce(s);
       this.wantPaths(s, now);
@@ -151,6 +153,7 @@ export class Node {
     } else {
       cur.state = 'leaving';
       cur.leaveAt = now + (opts.overlapMs ?? this.overlapMs);
+      cur.leaveStartedAt = now;
     }
     for (const s of this.established()) {
       this.announce(s);
@@ -206,6 +209,13 @@ export class Node {
     for (const [id, reg] of this.pathRegistry) {
       if (reg.localStation === station && !this.boundSession(id)) this.closeUnbound(id, reason);
     }
+  }
+
+  /** Does session s still need station `id`: it has paths there and no usable path on an active station? */
+  private dependsOn(s: Session, id: string): boolean {
+    const paths = s.pathStates();
+    if (!paths.some((p) => p.localStation === id)) return false;
+    return !paths.some((p) => p.usable && p.localStation !== null && this.stations.get(p.localStation)?.state === 'active');
   }
 
   private checkHopDone(now: number): void {
@@ -570,6 +580,12 @@ export class Node {
     }
     for (const [id, st] of [...this.stations]) {
       if (now >= st.leaveAt) {
+        // Make before break: while some connection has no usable path on an active station yet, the old
+        // station stays (bounded), so a slow setup or a crossed hop never leaves a session without a path.
+        if (now < st.leaveStartedAt + MAX_OVERLAP_MS && this.established().some((s) => this.dependsOn(s, id))) {
+          st.leaveAt = now + OVERLAP_RECHECK_MS;
+          continue;
+        }
         this.stations.delete(id);
         this.closeStationPaths(id, 'overlap-ended', now);
         for (const s of this.established()) this.announce(s);

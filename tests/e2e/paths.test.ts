@@ -51,6 +51,8 @@ describe('real paths in Chromium', () => {
     const [p1, p2] = await twoNodes();
     const room = new URL((await demo(p1, (d) => d.inviteLink())).replace('#', '?')).searchParams.get('room')!;
     const introOnly = stack.signaling.roomStats(room)!.received;
+    // An overlap shorter than the time between hops: every hop builds fresh paths in-band.
+    for (const p of [p1, p2]) await demo(p, (d) => d.setOverlapMs(300));
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
     await demo(p2, (d, r) => d.startStream(r as number), RATE);
     await sleep(500);
@@ -61,7 +63,7 @@ describe('real paths in Chromium', () => {
       // Every third round both hop "at the same moment"; otherwise page 2 follows 250 ms later.
       if (i % 3 !== 0) await sleep(250);
       await Promise.all([a, demo(p2, (d, s) => d.hop(s as string), s2[i % 3])]);
-      await sleep(450);
+      await sleep(600);
     }
     await sleep(500);
     await drainAndCheck([p1, p2]);

@@ -84,6 +84,14 @@ describe('handover in the simulator', () => {
     expect(built).toContain('st2|st0');
   });
 
+  it('an overlap shorter than the path setup is stretched until the new path works (make before break)', async () => {
+    const r = await runScenario({ ...DEFAULT_SCENARIO, hops: 100, seed: 47, simultaneous: true, overlapMs: 5, ratePerSec: 50, hopIntervalMs: 600 });
+    expect(r.violations).toEqual([]);
+    expect(r.sessionsClosed).toBe(0);
+    // Without the stretch, a 5 ms overlap closes the old paths ~80 ms before the new one validates.
+    expect(r.hopsFinished).toBeGreaterThanOrEqual(190);
+  }, 60_000);
+
   it('1,000 random hops over 3 stations with 2% loss while streaming: nothing lost, duplicated or reordered', async () => {
     const r = await runScenario({ ...DEFAULT_SCENARIO, hops: 1_000, loss: 0.02, seed: 3, ratePerSec: 20, hopIntervalMs: 1_000 });
     expect(r.violations).toEqual([]);
