@@ -54,6 +54,8 @@ export interface PathRegistration {
   /** The in-band setup this transport completes (session and key from path-wanted / path-signal). */
   key?: string | null;
   session?: SessionId | null;
+  /** A relay through the signaling server, for recovery only (see PathState.relay). Needs `session`. */
+  relay?: boolean;
 }
 
 interface Pending {
@@ -234,10 +236,15 @@ export class Node {
 
   /** The runtime opened a transport. Packets may arrive on it before any session claims it. */
   addPath(id: PathId, reg: PathRegistration, now: number): void {
-    this.pathRegistry.set(id, { localStation: reg.localStation, remoteStation: reg.remoteStation ?? null, key: reg.key ?? null });
+    this.pathRegistry.set(id, {
+      localStation: reg.localStation,
+      remoteStation: reg.remoteStation ?? null,
+      key: reg.key ?? null,
+      relay: reg.relay ?? false,
+    });
     // Keys name station pairs and repeat across sessions: the session id says which one this path serves.
     const s = reg.session !== undefined && reg.session !== null ? this.sessions.get(reg.session) : undefined;
-    if (s && reg.key && s.setups.has(reg.key)) s.addPath(id, now);
+    if (s && ((reg.key && s.setups.has(reg.key)) || reg.relay)) s.addPath(id, now);
     // Already carrying packets (they can arrive before the transport reports open): update what it knows.
     for (const x of this.sessions.values()) if (x.paths.has(id)) x.addPath(id, now);
   }
@@ -316,7 +323,7 @@ export class Node {
       activeStations: () => this.activeStations(),
       pathInfo: (p) => {
         const r = this.pathRegistry.get(p);
-        return r ? { key: r.key ?? null, localStation: r.localStation, remoteStation: r.remoteStation ?? null } : undefined;
+        return r ? { key: r.key ?? null, localStation: r.localStation, remoteStation: r.remoteStation ?? null, relay: r.relay ?? false } : undefined;
       },
       onPathClosed: (sid, pathId, reason) => {
         this.pathRegistry.delete(pathId);

@@ -41,6 +41,11 @@ export class PathState {
     readonly addedAt: number,
     /** Registered by our runtime (a transport we opened), rather than first seen as a packet's arrival path. */
     public registered: boolean,
+    /**
+     * A relay through the signaling server: used only for recovery, when no real path is left. It carries the
+     * command stream (path setup) and acks, never application data; it is never the return address.
+     */
+    readonly relay = false,
   ) {}
 
   get phase(): PathPhase {
@@ -50,7 +55,7 @@ export class PathState {
   }
 
   get usable(): boolean {
-    return !this.closed && this.validated && !this.suspected;
+    return !this.relay && !this.closed && this.validated && !this.suspected;
   }
 
   /** QUIC §8.1: before validation, send at most 3× what arrived on a path we did not open ourselves. */

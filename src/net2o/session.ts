@@ -42,7 +42,7 @@ export interface SessionContext {
   /** Stations we are attached to and not leaving. */
   activeStations(): string[];
   /** Transport facts the runtime registered for a path id (stations, setup key). */
-  pathInfo(id: PathId): { key: string | null; localStation: string | null; remoteStation: string | null } | undefined;
+  pathInfo(id: PathId): { key: string | null; localStation: string | null; remoteStation: string | null; relay: boolean } | undefined;
   /** The path is gone: tell the runtime (through the node) to destroy it. */
   onPathClosed(session: SessionId, id: PathId, reason: PathCloseReason): void;
 }
@@ -188,7 +188,7 @@ export class Session {
       }
       return p;
     }
-    p = new PathState(id, info?.key ?? null, info?.localStation ?? null, info?.remoteStation ?? null, now, info !== undefined);
+    p = new PathState(id, info?.key ?? null, info?.localStation ?? null, info?.remoteStation ?? null, now, info !== undefined, info?.relay ?? false);
     this.paths.set(id, p);
     this.ctx.emit({ type: 'path-added', session: this.id, pathId: id, key: p.key });
     if (this.state === 'established') this.startValidation(p, now);
@@ -220,7 +220,7 @@ export class Session {
   }
 
   private startValidation(p: PathState, now: number): void {
-    if (p.validated || p.challenge) return;
+    if (p.validated || p.challenge || p.relay) return;
     p.challenge = this.ctx.crypto.randomBytes(PATH_CHALLENGE_SIZE);
     p.challengeStartedAt = now;
     p.challengeSentAt = -Infinity;
@@ -286,7 +286,7 @@ export class Session {
     // that is not merely probing the path (keepalives and validation on backup paths leave it alone).
     if (pn > this.largestReceived) {
       this.largestReceived = pn;
-      if (this.returnPath !== pathId && !frames.every(isProbing)) {
+      if (this.returnPath !== pathId && !path.relay && !frames.every(isProbing)) {
         // A path our runtime opened moves it at once; one that merely appeared (a packet raced in from an
         // unknown transport) must pass validation first, or an on-path attacker could redirect replies.
         if (path.registered || path.validated) this.moveReturnAddress(pathId, pn);
@@ -452,8 +452,9 @@ export class Session {
     if (this.state === 'closed') return Infinity;
     let t = this.lastReceiveAt + this.idleTimeoutMs;
     if (this.state !== 'established') return t;
-    // An ack waits for a path to carry it; nothing to arm while there is none.
+    // An ack waits for a path to carry it; with none, for the relay's pacing.
     if (this.activePath !== null) t = Math.min(t, this.acks.deadline);
+    else if (this.relayPath() && (this.cmdOut.hasPending || this.acks.pending)) t = Math.min(t, this.lastRelaySendAt + RELAY_INTERVAL_MS);
     t = Math.min(t, this.lossTime);
     if (this.sent.size > 0) t = Math.min(t, this.ptoDeadline());
     for (const p of this.paths.values()) {
@@ -472,7 +473,7 @@ export class Session {
 
   /** When path p needs a keepalive probe: idle validated paths, and suspected ones (to notice recovery). */
   private keepaliveAt(p: PathState): number {
-    if (!p.validated || p.closed) return Infinity;
+    if (!p.validated || p.closed || p.relay) return Infinity;
     if (!p.suspected && this.oldestInFlight(p.id) !== null) return Infinity; // in-flight data tests it already
     return p.lastAckElicitingSentAt + KEEPALIVE_MS;
   }
@@ -541,6 +542,7 @@ export class Session {
   pollTransmit(now: number): { pathId: PathId; data: Uint8Array } | null {
     if (this.state !== 'established' || !this.keys) return null;
     for (const p of this.paths.values()) {
+      if (p.relay) continue;
       const challengeDue = p.challenge !== null && (p.challengeResendNow || now >= p.challengeSentAt + VALIDATION_RESEND_MS);
       const keepaliveDue = now >= this.keepaliveAt(p);
       if (p.responses.length === 0 && !challengeDue && !p.pingWanted && !keepaliveDue) continue;
@@ -561,7 +563,7 @@ export class Session {
       if (pkt) return pkt;
     }
     const active = this.activePath !== null ? this.paths.get(this.activePath) : undefined;
-    if (!active) return null;
+    if (!active) return this.pollRelay(now);
     const frames: Frame[] = [];
     let used = 0;
     if (this.acks.deadline <= now) {
@@ -591,6 +593,40 @@ export class Session {
     if (frames.length === 0 && chunks.length === 0) return null;
     return this.seal(frames, chunks, active, now);
   }
+
+  /**
+   * Recovery with no path left: the command stream (stations, path setup) and acks go through the signaling
+   * server's relay, paced to its rate limit. Application messages wait in the send buffer for a real path.
+   */
+  private pollRelay(now: number): { pathId: PathId; data: Uint8Array } | null {
+    const relay = this.relayPath();
+    if (!relay || now < this.lastRelaySendAt + RELAY_INTERVAL_MS) return null;
+    if (!this.cmdOut.hasPending && !this.acks.pending) return null;
+    const frames: Frame[] = [];
+    let used = 0;
+    if (this.acks.pending) {
+      const a = this.ackFrame(now)!;
+      frames.push(a);
+      used += frameSize(a);
+    }
+    const chunks: Chunk[] = [];
+    while (this.cmdOut.hasPending) {
+      const c = this.cmdOut.nextChunk(RELAY_MAX_BODY - used - STREAM_FRAME_OVERHEAD);
+      if (!c) break;
+      chunks.push(c);
+      used += STREAM_FRAME_OVERHEAD + c.data.length;
+    }
+    if (frames.length === 0 && chunks.length === 0) return null;
+    this.lastRelaySendAt = now;
+    return this.seal(frames, chunks, relay, now);
+  }
+
+  private relayPath(): PathState | undefined {
+    for (const p of this.paths.values()) if (p.relay && !p.closed) return p;
+    return undefined;
+  }
+
+  private lastRelaySendAt = -Infinity;
 
   private ackFrame(now: number): Frame | null {
     const a = this.acks.take(now);
@@ -680,6 +716,11 @@ export class Session {
     return this.nextPn;
   }
 }
+
+/** Relay packets stay small (the signaling server's frame limit is 64 KiB, base64 adds a third). */
+const RELAY_MAX_BODY = 8 * 1024;
+/** At most one relay packet per this interval: the signaling server allows 50 messages a second. */
+const RELAY_INTERVAL_MS = 25;
 
 /** type ‖ stream ‖ seq ‖ offset ‖ fin ‖ length: at most 1 + 8 + 8 + 8 + 1 + 4 bytes. */
 const STREAM_FRAME_OVERHEAD = 30;

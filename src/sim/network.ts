@@ -13,6 +13,9 @@ export interface StationParams {
   reorder: number; // probability of an extra delay of up to 3× latency
 }
 
+/** The pseudo-station of the signaling relay (recovery only). */
+export const RELAY_STATION = 'signaling';
+
 export const DEFAULT_STATION: StationParams = { latencyMs: 10, jitterMs: 2, loss: 0, duplicate: 0, reorder: 0 };
 
 interface End {
@@ -151,12 +154,24 @@ export class Network {
     return link;
   }
 
-  private openEnd(e: End, remoteStation: string, key: string | null = null, session: number | null = null): void {
+  private openEnd(e: End, remoteStation: string, key: string | null = null, session: number | null = null, relay = false): void {
     if (e.open) return;
     e.open = true;
     this.openTransports++;
-    e.node.node.addPath(e.pathId, { localStation: e.station, remoteStation, key, session }, this.now);
+    e.node.node.addPath(e.pathId, { localStation: e.station, remoteStation, key, session, relay }, this.now);
   }
+
+  /** The signaling server as a recovery relay between two sessions (a "station" that only relays). */
+  relay(a: SimNode, sa: number, b: SimNode, sb: number): void {
+    if (!this.stations.has(RELAY_STATION)) this.addStation(RELAY_STATION, { latencyMs: 5, jitterMs: 1 });
+    const link = this.makeLink(`relay:${a.name}:${b.name}`, a, RELAY_STATION, b, RELAY_STATION);
+    this.openEnd(link.a, RELAY_STATION, null, sa, true);
+    this.openEnd(link.b, RELAY_STATION, null, sb, true);
+    this.openTransports -= 2; // not transports a node owns
+    this.relayPaths.add(link.a.pathId).add(link.b.pathId);
+  }
+  readonly relayPaths = new Set<PathId>();
+  relayPackets = 0;
 
   /** The runtime's half of in-band path setup, with trivial "offer"/"answer" payloads. */
   handleEvent(n: SimNode, e: Net2oEvent): void {
@@ -244,6 +259,7 @@ export class Network {
   transmit(from: SimNode, pathId: PathId, data: Uint8Array): void {
     const entry = this.links.get(pathId);
     this.packetsSent++;
+    if (this.relayPaths.has(pathId)) this.relayPackets++;
     if (!entry || !entry.link.alive || !entry.self.open || !entry.other.open) return;
     const { self, other } = entry;
     if (!this.linkUp(entry.link)) return;

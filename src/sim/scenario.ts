@@ -122,7 +122,8 @@ export class Harness {
     if (sb === undefined || a.node.session(sa)?.state !== 'established' || b.node.session(sb)?.state !== 'established')
       throw new Error(`handshake ${a.name}→${b.name} did not complete`);
     this.net.peerMap.set(`${b.name}:${sb}`, a);
-    return { a: sa, b: sb };
+    this.net.relay(a, sa, b, sb!);
+    return { a: sa, b: sb! };
   }
 
   // ---- streaming numbered messages

@@ -233,7 +233,7 @@ export class FakeRuntime implements RuntimeApi {
           }
         }
         for (const p of this.peers) p.view.hopsSurvived++;
-        this.logAt('hop-finished', `hop to ${st.label} finished in ${this.t - started} ms`);
+        this.logAt('hop-finished', `hop to ${st.label} finished in ${Math.round(this.t - started)} ms`);
         this.changed();
         done();
       });

@@ -163,9 +163,17 @@ describe('demo UI on the fake runtime', () => {
         ['phone', PHONE],
       ] as const) {
         await page.setViewportSize(size);
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.waitForTimeout(150);
         if (name === 'phone') expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
-        await page.screenshot({ path: join(SCREENSHOTS, `ui-${name}-${scheme}.png`), fullPage: name === 'desktop' });
+        const path = join(SCREENSHOTS, `ui-${name}-${scheme}.png`);
+        if (name === 'desktop') {
+          await page.screenshot({ path, fullPage: true });
+        } else {
+          // The phone page is long; keep the PNG small: from the networks card through the first peer.
+          const top = await page.getByTestId('networks').evaluate((el) => el.getBoundingClientRect().top + window.scrollY);
+          await page.screenshot({ path, fullPage: true, clip: { x: 0, y: top, width: PHONE.width, height: 1700 } });
+        }
       }
     }
     await page.emulateMedia({ colorScheme: null });

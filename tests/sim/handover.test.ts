@@ -166,6 +166,73 @@ describe('handover in the simulator', () => {
   }, 30_000);
 });
 
+describe('recovery through the signaling relay when no path is left', () => {
+  it('a node loses its only station, attaches another 2 s later: same session, nothing lost, relay used only then', async () => {
+    const { h, a, b, sa, sb, net } = await pair(53);
+    a.node.overlapMs = 200; // st0 is gone well before st2 is lost
+    const start = net.now;
+    h.streamBetween(start, start + 5_000, 100);
+    net.schedule(start + 500, () => a.node.hopTo('st2', net.now)); // a hop with a live path: no relay
+    net.runUntil(start + 1_000);
+    expect(net.relayPackets).toBe(0);
+    const pnBefore = a.node.session(sa)!.nextPacketNumber;
+    net.schedule(start + 1_500, () => a.node.detach('st2', { abrupt: true }, net.now));
+    net.schedule(start + 3_500, () => a.node.attach('st0', net.now));
+    net.runUntil(start + 8_000);
+    expectClean(h);
+    expect(net.relayPackets).toBeGreaterThan(0);
+    expect(net.relayPackets).toBeLessThan(60); // setup commands and acks only, not the stream
+    // The same session, packet numbers continuing, now on a path from st0.
+    expect(a.node.session(sa)!.nextPacketNumber).toBeGreaterThan(pnBefore);
+    const as = a.node.session(sa)!;
+    expect(as.paths.get(as.activePath!)!.localStation).toBe('st0');
+    expect(b.node.session(sb)!.state).toBe('established');
+    expect(eventsOf(h, a, 'handshake-done')).toHaveLength(1);
+  });
+
+  it('both ends lose coverage at once and come back on new stations: the session resumes', async () => {
+    const { h, a, b, sa, net } = await pair(59, ['st0', 'st1', 'st2', 'st3']);
+    const start = net.now;
+    h.streamBetween(start, start + 5_000, 100);
+    net.schedule(start + 1_000, () => {
+      a.node.detach('st0', { abrupt: true }, net.now);
+      b.node.detach('st1', { abrupt: true }, net.now);
+    });
+    net.schedule(start + 2_500, () => a.node.attach('st2', net.now));
+    net.schedule(start + 2_700, () => b.node.attach('st3', net.now));
+    net.runUntil(start + 9_000);
+    expectClean(h);
+    const as = a.node.session(sa)!;
+    const p = as.paths.get(as.activePath!)!;
+    expect([p.localStation, p.remoteStation]).toEqual(['st2', 'st3']);
+  });
+
+  it('relayed packets the relay forges or replays are rejected and change nothing', async () => {
+    const { h, a, b, sb, net } = await pair(61);
+    const start = net.now;
+    h.streamBetween(start, start + 3_000, 50);
+    net.schedule(start + 500, () => a.node.detach('st0', { abrupt: true }, net.now));
+    net.schedule(start + 1_500, () => a.node.attach('st2', net.now));
+    net.runUntil(start + 2_500);
+    const relayToB = [...net.relayPaths].find((id) => net.pathsAt(b, 'signaling').includes(id))!;
+    const fromRelay = net.captured.filter((c) => c.toPathId === relayToB);
+    expect(fromRelay.length).toBeGreaterThan(0);
+    const bs = b.node.session(sb)!;
+    const ret = bs.returnPath;
+    const before = { ...b.node.counters.rejected };
+    for (const c of fromRelay) net.inject(b, relayToB, c.data); // the server replays what it relayed
+    const forged = fromRelay[0]!.data.slice();
+    forged[forged.length - 1]! ^= 1;
+    new DataView(forged.buffer).setUint32(18, new DataView(forged.buffer).getUint32(18, true) + 5000, true);
+    net.inject(b, relayToB, forged); // or forges one with a fresh packet number
+    net.runUntil(start + 4_000);
+    expect(b.node.counters.rejected.replay - before.replay).toBe(fromRelay.length);
+    expect(b.node.counters.rejected.tag - before.tag).toBe(1);
+    expect(bs.returnPath).toBe(ret);
+    expectClean(h);
+  });
+});
+
 describe('attacks in the simulator', () => {
   it('forged, tampered and replayed packets from a new path are rejected and never move the return address', async () => {
     const { h, a, b, sb, net } = await pair(23);
