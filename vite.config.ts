@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import preact from '@preact/preset-vite';
 
@@ -8,7 +9,17 @@ export default defineConfig({
   resolve: {
     alias: { 'simple-peer': 'simple-peer/simplepeer.min.js' },
   },
-  build: { target: 'es2022', sourcemap: true },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    // The demo, and the UI preview on the fake runtime (no stations needed).
+    rolldownOptions: {
+      input: {
+        main: fileURLToPath(new URL('index.html', import.meta.url)),
+        'ui-preview': fileURLToPath(new URL('ui-preview.html', import.meta.url)),
+      },
+    },
+  },
   server: { strictPort: true },
   preview: { strictPort: true },
 });
