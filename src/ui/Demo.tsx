@@ -5,7 +5,8 @@
 // Mount:  <Demo runtime={runtime} selfcheck={{ state, onRecheck }} />
 //   runtime    any RuntimeApi (NodeRuntime, FakeRuntime); the bridge subscribes on mount, unsubscribes on unmount
 //   selfcheck  optional: main.tsx's AppState and its re-run action, shown as the collapsible Self-check card
-//   options    optional UiStateOptions (clock, scheduler) — the default clock is performance.now(), LogEntry.at's
+//   options    optional UiStateOptions (clock, scheduler); the default clock is the runtime's now() if it has
+//              one (LogEntry.at's clock), else performance.now()
 //
 // data-testids (stable; tests click and read these):
 //   title                          h1 "net2o handover"
