@@ -151,6 +151,7 @@ function stats(): Record<string, unknown> {
     rttMs: p.rttMs,
     paths: p.paths.map((x) => `${x.localStation}>${x.remoteStation}:${x.phase}${x.isActive ? '*' : ''}`),
   }));
+  const hopsFinished = runtime.log().filter((e) => e.kind === 'hop-finished');
   const sum = (k: 'sent' | 'delivered' | 'lost' | 'duplicated' | 'reordered') => peers.reduce((a, p) => a + p[k], 0);
   return {
     type: 'stats',
@@ -166,7 +167,9 @@ function stats(): Record<string, unknown> {
     duplicated: sum('duplicated'),
     reordered: sum('reordered'),
     maxGapMs: Math.round(Math.max(0, ...peers.map((p) => p.maxGapMs)) * 10) / 10,
-    hops: runtime.log().filter((e) => e.kind === 'hop-finished').length,
+    hops: hopsFinished.length,
+    /** How long the last hops took (ms, from the core's hop-finished events). */
+    hopMs: hopsFinished.slice(-20).map((e) => Number(/in (\d+(?:\.\d+)?) ms/.exec(e.text)?.[1] ?? NaN)),
     hopsCommanded,
     peers,
   };
