@@ -203,11 +203,13 @@ export function createUiState(runtime: RuntimeApi, opts: UiStateOptions = {}): U
     const t = now();
     const snap = runtime.snapshot();
     const entries = runtime.log();
+    // Fresh containers every time: a runtime may hand out its own (mutated) arrays and objects, and a signal
+    // set to the same reference would not notify.
     batch(() => {
-      snapshot.value = snap;
-      log.value = entries;
-      wire.value = runtime.wire();
-      chat.value = runtime.chat();
+      snapshot.value = { ...snap };
+      log.value = entries.slice();
+      wire.value = runtime.wire().slice();
+      chat.value = runtime.chat().slice();
       inviteLink.value = runtime.inviteLink();
       overlapMs.value = runtime.overlapMs();
       sample(snap, t);

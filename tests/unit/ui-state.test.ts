@@ -2,6 +2,7 @@
 // call the runtime, the live chart's time series and hop markers follow snapshot deltas and log entries, and
 // dispose() unsubscribes.
 
+import { effect } from '@preact/signals';
 import { describe, expect, it, vi } from 'vitest';
 import type { RuntimeApi } from '../../src/runtime/api.ts';
 import { FAKE_FAILOVER_MS, FAKE_VALIDATION_MS, FakeRuntime } from '../../src/ui/fake-runtime.ts';
@@ -305,5 +306,24 @@ describe('ui state bridge', () => {
     const plain = { ...({} as RuntimeApi) };
     const t = runtimeClock(plain)();
     expect(Math.abs(t - performance.now())).toBeLessThan(50);
+  });
+
+  it('notices changes when the runtime hands out the same (mutated) arrays and objects', () => {
+    const { rt, ui, step } = setup();
+    const entries = [...rt.log()];
+    const snap = rt.snapshot();
+    vi.spyOn(rt, 'log').mockImplementation(() => entries);
+    vi.spyOn(rt, 'snapshot').mockImplementation(() => snap);
+    const seen: number[] = [];
+    const stop = effect(() => void seen.push(ui.filteredLog.value.length));
+    entries.push({ at: 1, kind: 'runtime', text: 'in place' });
+    snap.streaming = 7;
+    rt.startStream(7); // notifies
+    step(0);
+    expect(ui.filteredLog.value[0]!.text).toBe('in place');
+    expect(ui.snapshot.value.streaming).toBe(7);
+    expect(seen.at(-1)).toBe(entries.length);
+    stop();
+    ui.dispose();
   });
 });
