@@ -205,7 +205,7 @@ export class Node {
 
   private closeStationPaths(station: string, reason: PathCloseReason, now: number): void {
     for (const s of this.sessions.values()) {
-      for (const p of s.pathStates()) if (p.localStation === station) s.closePath(p.id, reason, now, true);
+      for (const p of s.pathStates()) if (!p.relay && p.localStation === station) s.closePath(p.id, reason, now, true);
       this.abandonSetupsOn(s, station, reason);
     }
     for (const [id, reg] of this.pathRegistry) {
@@ -487,11 +487,11 @@ export class Node {
         // Learn the remote station of paths that did not know it (the first path).
         const peerActive = c.stations.filter((x) => x.state === 'active');
         for (const p of s.pathStates()) {
-          if (p.remoteStation === null && peerActive.length === 1 && before.size === 0) p.remoteStation = peerActive[0]!.id;
+          if (!p.relay && p.remoteStation === null && peerActive.length === 1 && before.size === 0) p.remoteStation = peerActive[0]!.id;
         }
         for (const [id] of before) {
           if (!s.peerStations.has(id)) {
-            for (const p of s.pathStates()) if (p.remoteStation === id) s.closePath(p.id, 'peer-closed', now, false);
+            for (const p of s.pathStates()) if (!p.relay && p.remoteStation === id) s.closePath(p.id, 'peer-closed', now, false);
           }
           if (s.peerStations.get(id) !== 'active') this.abandonSetupsOn(s, id, 'peer station left', true);
         }

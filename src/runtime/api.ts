@@ -42,6 +42,8 @@ export interface PeerView {
   connectionTag: string; // our receive address for this connection (hex)
   peerTag: string; // where we send (hex)
   paths: PathView[];
+  /** No path is left: the session waits for one, and resumes through the signaling server's relay. */
+  recovering: boolean;
   rttMs: number | null;
   stats: StreamStats; // the demo stream from this peer
   hopsSurvived: number;
@@ -71,7 +73,9 @@ export interface WireSighting {
   packetNumber: number;
 }
 
-export type AttackKind = 'forge' | 'replay' | 'hijack';
+/** forge/replay/hijack: packets injected on a path the node never opened. relay-*: what a malicious signaling
+ * server could deliver as a resumption (a replay of an earlier one, or one under the wrong keys). */
+export type AttackKind = 'forge' | 'replay' | 'hijack' | 'relay-replay' | 'relay-forge';
 
 export interface AttackResult {
   kind: AttackKind;

@@ -23,6 +23,9 @@ import { describeEvent } from './describe.ts';
 import type { PathTransport, TransportFactory } from './transport.ts';
 
 const LOG_LIMIT = 500;
+/** Reconnect backoff for the signaling server, when recovery needs it. */
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5_000;
 const WIRE_LIMIT = 200;
 const CHAT_LIMIT = 200;
 /** The largest delay setTimeout takes. */
@@ -112,21 +115,93 @@ export class NodeRuntime implements RuntimeApi {
     if (!this.stationList.some((s) => s.id === first)) throw new Error(`unknown station ${first}`);
     this.node.attach(first, this.now());
     this.note('runtime', `attached to ${this.label(first)}`);
-    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {});
-    this.signaling = sig;
-    sig.onSignal((m) => this.onIntroSignal(m.from, m.data));
-    sig.onPeerJoined((p) => this.note('signaling', `${p.name || p.node} joined the room`));
-    sig.onClose(() => {
-      this.signalingState = this.signalingState === 'closed' ? 'closed' : 'disconnected';
-      this.note('signaling', 'signaling server connection closed; open sessions and hops do not need it');
-      this.changed();
-    });
-    const { peers } = await sig.join(this.opts.room, this.opts.nodeId, this.opts.name);
-    this.signalingState = 'connected';
-    this.note('signaling', `joined room ${this.opts.room} (${peers.length} other node${peers.length === 1 ? '' : 's'})`);
+    const peers = await this.connectSignaling();
     // The newcomer introduces itself to everyone already there; they answer.
     for (const p of peers) this.introduce(p.node, p.name);
     this.changed();
+  }
+
+  private async connectSignaling(): Promise<Array<{ node: string; name: string }>> {
+    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {});
+    this.signaling = sig;
+    this.signalingState = 'connecting';
+    sig.onSignal((m) => (m.kind === 'resume' ? this.onRelayed(m.from, m.data) : this.onIntroSignal(m.from, m.data)));
+    sig.onPeerJoined((p) => this.note('signaling', `${p.name || p.node} joined the room`));
+    sig.onClose(() => {
+      if (this.signaling !== sig) return;
+      if (this.signalingState !== 'closed') this.signalingState = 'disconnected';
+      this.note('signaling', 'signaling server connection closed; open sessions and hops do not need it');
+      this.afterInput();
+    });
+    try {
+      const { peers } = await sig.join(this.opts.room, this.opts.nodeId, this.opts.name);
+      this.signalingState = 'connected';
+      this.reconnectDelay = RECONNECT_MIN_MS;
+      this.note('signaling', `joined room ${this.opts.room} (${peers.length} other node${peers.length === 1 ? '' : 's'})`);
+      this.afterInput();
+      return peers;
+    } catch (e) {
+      if (this.signaling === sig) this.signalingState = 'disconnected';
+      void sig.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Recovery needs the signaling server: a session with no path left relays its path setup through it. Retry
+   * with backoff while that is so (the session's idle timeout ends the wait).
+   */
+  private ensureSignaling(): void {
+    if (this.stopped || this.reconnecting || this.signalingState === 'connected' || this.signalingState === 'connecting') return;
+    if (![...this.node.sessions.values()].some((s) => s.state === 'established' && s.activePath === null)) return;
+    this.reconnecting = true;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
+    this.note('signaling', `no path left to a peer: reaching the signaling server to resume (in ${delay} ms)`);
+    setTimeout(() => {
+      this.connectSignaling().then(
+        () => {
+          this.reconnecting = false;
+        },
+        (e: unknown) => {
+          this.reconnecting = false;
+          this.note('signaling', `signaling server unreachable (${(e as Error).message}); will retry`);
+          this.ensureSignaling();
+        },
+      );
+    }, delay);
+  }
+
+  private reconnecting = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+
+  // ------------------------------------------------------------------ relay (recovery through the signaling server)
+
+  /** The relay path of a session: a pseudo-transport id no real transport uses. */
+  private relayPathId(session: SessionId): PathId {
+    return -session;
+  }
+
+  private onRelayed(from: string, data: unknown): void {
+    const p = this.peers.get(from);
+    if (!p || p.session === null || typeof data !== 'string' || data.length > 64 * 1024) {
+      this.note('signaling', `ignored a relayed packet from ${from}`);
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64url(data);
+    } catch {
+      this.note('signaling', `ignored a malformed relayed packet from ${from}`);
+      return;
+    }
+    const id = this.relayPathId(p.session);
+    this.capturedRelayed.push({ from, data: bytes.slice() });
+    if (this.capturedRelayed.length > 20) this.capturedRelayed.shift();
+    this.input(() => {
+      this.sighting('in', id, bytes);
+      this.node.handleDatagram(id, bytes, this.now());
+    });
   }
 
   async stop(): Promise<void> {
@@ -242,6 +317,7 @@ export class NodeRuntime implements RuntimeApi {
     }
     this.flush();
     this.arm();
+    this.ensureSignaling();
     this.changed();
   }
 
@@ -251,6 +327,15 @@ export class NodeRuntime implements RuntimeApi {
     for (let guard = 0; guard < 100_000; guard++) {
       const pkt = this.node.pollTransmit(now);
       if (!pkt) return;
+      if (pkt.pathId < 0) {
+        // The relay: an encrypted packet, opaque to the server. Lost if it is unreachable (the core resends).
+        const peerId = this.peerOfSession.get(-pkt.pathId);
+        if (peerId && this.signalingState === 'connected') {
+          this.sighting('out', pkt.pathId, pkt.data);
+          this.signaling?.resume(peerId, base64url(pkt.data));
+        }
+        continue;
+      }
       const t = this.transports.get(pkt.pathId);
       if (!t || !t.isOpen) continue; // its transport is gone: the core learns that on its own (liveness)
       this.sighting('out', pkt.pathId, pkt.data);
@@ -337,6 +422,7 @@ export class NodeRuntime implements RuntimeApi {
           }
         }
         if (peerId && e.peerName) this.peer(peerId).name = e.peerName;
+        this.node.addPath(this.relayPathId(e.session), { localStation: 'signaling', session: e.session, relay: true }, now);
         if (this.streamRate > 0) this.sendTick(e.session);
         break;
       }
@@ -508,7 +594,10 @@ export class NodeRuntime implements RuntimeApi {
 
   // ------------------------------------------------------------------ attacks ("what an eavesdropper sees")
 
+  private readonly capturedRelayed: Array<{ from: string; data: Uint8Array }> = [];
+
   async attack(kind: AttackKind, peerId?: string): Promise<AttackResult> {
+    if (kind === 'relay-replay' || kind === 'relay-forge') return this.attackRelay(kind);
     const target = peerId ? this.peers.get(peerId) : [...this.peers.values()].find((p) => p.session !== null);
     const s = target?.session != null ? this.node.session(target.session) : undefined;
     const captured = [...this.capturedIn].reverse().find((c) => c.session === s?.id);
@@ -534,6 +623,31 @@ export class NodeRuntime implements RuntimeApi {
       rejected,
       reason: rejected ? (this.lastRejection?.reason ?? '?') : 'accepted',
       returnAddressUnchanged: s.returnPath === retBefore,
+    };
+    this.note('attack', `${kind}: ${rejected ? `rejected (${result.reason})` : 'NOT rejected'}; return address ${result.returnAddressUnchanged ? 'unchanged' : 'MOVED'}`);
+    return result;
+  }
+
+  /** Plays a malicious signaling server: re-delivers an earlier resumption packet, or one under wrong keys. */
+  private attackRelay(kind: 'relay-replay' | 'relay-forge'): AttackResult {
+    const captured = this.capturedRelayed[this.capturedRelayed.length - 1];
+    if (!captured) return { kind, rejected: false, reason: 'no resumption seen yet', returnAddressUnchanged: true };
+    const s = this.node.session(this.peers.get(captured.from)?.session ?? -1);
+    const retBefore = s?.returnPath ?? null;
+    const before = this.totalRejected();
+    const pkt = captured.data.slice();
+    if (kind === 'relay-forge') {
+      const dv = new DataView(pkt.buffer);
+      dv.setUint32(18, dv.getUint32(18, true) + 1_000, true); // a fresh packet number...
+      crypto.getRandomValues(pkt.subarray(26)); // ...sealed with keys the server does not have
+    }
+    this.onRelayed(captured.from, base64url(pkt));
+    const rejected = this.totalRejected() > before;
+    const result: AttackResult = {
+      kind,
+      rejected,
+      reason: rejected ? (this.lastRejection?.reason ?? '?') : 'accepted',
+      returnAddressUnchanged: (s?.returnPath ?? null) === retBefore,
     };
     this.note('attack', `${kind}: ${rejected ? `rejected (${result.reason})` : 'NOT rejected'}; return address ${result.returnAddressUnchanged ? 'unchanged' : 'MOVED'}`);
     return result;
@@ -613,7 +727,7 @@ export class NodeRuntime implements RuntimeApi {
         state: !s ? (p.session === null ? 'handshaking' : 'closed') : s.state === 'established' ? 'established' : s.state === 'closed' ? 'closed' : 'handshaking',
         connectionTag: (p.session ?? 0).toString(16).padStart(6, '0'),
         peerTag: (s?.peerTag ?? 0).toString(16).padStart(6, '0'),
-        paths: (s?.pathStates() ?? []).map((x) => ({
+        paths: (s?.pathStates() ?? []).filter((x) => !x.relay).map((x) => ({
           pathId: x.id,
           localStation: x.localStation,
           remoteStation: x.remoteStation,
@@ -624,6 +738,7 @@ export class NodeRuntime implements RuntimeApi {
           bytesSent: x.bytesSent,
           bytesReceived: x.bytesReceived,
         })),
+        recovering: s?.state === 'established' && s.activePath === null,
         rttMs: s && s.rtt.samples > 0 ? Math.round(s.rtt.smoothed * 10) / 10 : null,
         stats: { ...p.ticks.s },
         hopsSurvived: p.hops,
