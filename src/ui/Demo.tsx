@@ -29,7 +29,7 @@
 //   stream-rate, start-stream, stop-stream
 //   live-chart                     <figure>; data-markers = hop markers in view; chart-marker lines (data-kind)
 //   peer-<peerId>                  one card per peer; data-state handshaking|established|closed
-//   peer-state-<peerId>, no-paths-<peerId>
+//   peer-state-<peerId>, no-paths-<peerId>, recovering-<peerId> (only while PeerView.recovering)
 //   path-row                       one per path, inside peer-<peerId>; data-path-id, data-local, data-remote,
 //                                  data-phase, data-active, data-return; return-mark inside the return path's row
 //   stream-trace-<peerId>          scrolling trace; data-live true|false
@@ -37,7 +37,8 @@
 //                                  latency hops failovers moves rejected (maxgap/latency read "N ms" or "–")
 //   chat-log (chat-line items), chat-input, chat-send
 //   eavesdropper, wire-table, wire-row (data-direction in|out)
-//   attack-peer (select, only with 2+ peers), attack-forge, attack-replay, attack-hijack
+//   attack-peer (select, only with 2+ peers), attack-forge, attack-replay, attack-hijack,
+//                                  attack-relay-replay, attack-relay-forge
 //   attack-result                  data-state none|done, data-kind, data-rejected, data-reason,
 //                                  data-return-unchanged
 //   event-log (log-entry items, data-kind), event-count, log-text, log-filter-<group>

@@ -12,6 +12,8 @@ const ATTACKS: { kind: AttackKind; label: string; what: string }[] = [
   { kind: 'forge', label: 'Forge', what: 'a packet to a live address with a made-up body and tag' },
   { kind: 'replay', label: 'Replay', what: 'an authentic packet sent again' },
   { kind: 'hijack', label: 'Hijack', what: 'a packet from a new path, claiming to be the peer, to steal the return address' },
+  { kind: 'relay-replay', label: 'Relay replay', what: 'a malicious signaling server replays an earlier resumption' },
+  { kind: 'relay-forge', label: 'Relay forge', what: 'a malicious signaling server delivers a resumption under the wrong keys' },
 ];
 
 export function Eavesdropper({ ui }: { ui: UiState }) {

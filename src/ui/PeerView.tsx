@@ -51,6 +51,11 @@ export function PeerView({ ui, peer, index }: { ui: UiState; peer: Peer; index: 
       </p>
 
       <h3>Paths</h3>
+      {peer.recovering && (
+        <p class="recovering small" data-testid={`recovering-${id}`} role="status">
+          No usable path: the session waits for one and keeps its commands moving through the signaling relay.
+        </p>
+      )}
       {peer.paths.length === 0 ? (
         <p class="muted small" data-testid={`no-paths-${id}`}>
           No path: messages wait for the next station.

@@ -137,6 +137,7 @@ export class FakeRuntime implements RuntimeApi {
       stations: this.stations.map((s) => ({ ...s, iceServer: { ...s.iceServer } })),
       peers: this.peers.map((p) => ({
         ...p.view,
+        recovering: !p.view.paths.some((path) => path.phase === 'validated'),
         paths: p.view.paths.map((path) => ({ ...path })),
         stats: { ...p.view.stats },
       })),
@@ -286,18 +287,20 @@ export class FakeRuntime implements RuntimeApi {
 
   attack(kind: AttackKind, peerId?: string): Promise<AttackResult> {
     const p = this.peers.find((x) => x.view.peerId === peerId) ?? this.peers[0]!;
-    const reason = kind === 'replay' ? 'replay' : 'tag';
+    const reason = kind === 'replay' || kind === 'relay-replay' ? 'replay' : 'tag';
     const ret = p.view.paths.find((x) => x.isReturn)?.pathId ?? 0;
     const what: Record<AttackKind, string> = {
       forge: 'forged packet with a random tag',
       replay: 'replayed an old packet',
       hijack: 'spoofed packet from a new path claiming the connection',
+      'relay-replay': 'the signaling server replayed an earlier resumption',
+      'relay-forge': 'the signaling server delivered a resumption under the wrong keys',
     };
     this.logAt('attack', `${what[kind]} → ${p.view.name}`, p.view.peerId);
     return new Promise((done) => {
       this.at(20, () => {
         p.view.rejected++;
-        this.wireSighting('in', p, ret, parseInt(p.view.connectionTag, 16), kind === 'replay' ? 1 : 0xffffff);
+        this.wireSighting('in', p, ret, parseInt(p.view.connectionTag, 16), kind.endsWith('replay') ? 1 : 0xffffff);
         this.logAt('packet-rejected', `packet rejected (${reason}) on path ${ret}; return address unchanged`, p.view.peerId);
         this.changed();
         done({ kind, rejected: true, reason, returnAddressUnchanged: true });
@@ -326,6 +329,7 @@ export class FakeRuntime implements RuntimeApi {
         connectionTag: hex(tag),
         peerTag: hex(peerTag),
         paths: [],
+        recovering: false,
         rttMs: null,
         stats: { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, maxGapMs: 0, lastLatencyMs: null },
         hopsSurvived: 0,
