@@ -122,6 +122,9 @@ describe('demo UI on the fake runtime', () => {
     await expect.poll(() => text(page.getByTestId('counter-rejected-peer-bob'))).toBe('1');
     await page.getByTestId('attack-replay').click();
     await expect.poll(() => attr(result, 'data-reason')).toBe('replay');
+    await page.getByTestId('attack-relay-forge').click();
+    await expect.poll(() => attr(result, 'data-kind')).toBe('relay-forge');
+    expect(await attr(result, 'data-rejected')).toBe('true');
   });
 
   it('chat lines go out and replies come back', async () => {

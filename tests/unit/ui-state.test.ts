@@ -326,4 +326,22 @@ describe('ui state bridge', () => {
     stop();
     ui.dispose();
   });
+
+  it('recovering while no usable path is left; relay attacks are rejected too', async () => {
+    const { ui, step } = setup();
+    expect(peer(ui, 'peer-bob').recovering).toBe(false);
+    const lose = ui.actions.loseCoverage('cell-a');
+    step(FAKE_FAILOVER_MS + 10);
+    await lose;
+    expect(peer(ui, 'peer-bob').paths).toEqual([]);
+    expect(peer(ui, 'peer-bob').recovering).toBe(true);
+    const attach = ui.actions.attach('wifi');
+    step(FAKE_VALIDATION_MS + 10);
+    await attach;
+    expect(peer(ui, 'peer-bob').recovering).toBe(false);
+    const relay = ui.actions.attack('relay-replay');
+    step(50);
+    expect(await relay).toMatchObject({ kind: 'relay-replay', rejected: true, reason: 'replay', returnAddressUnchanged: true });
+    ui.dispose();
+  });
 });
