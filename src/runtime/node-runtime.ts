@@ -49,6 +49,8 @@ export interface RuntimeOptions {
   /** Wall clock shared by tabs on one machine, for latency. */
   wallClock?: () => number;
   overlapMs?: number;
+  /** How long a session without any path waits for one before it closes (default: the core's 30 s). */
+  idleTimeoutMs?: number;
 }
 
 interface PeerRecord {
@@ -99,7 +101,13 @@ export class NodeRuntime implements RuntimeApi {
   constructor(private readonly opts: RuntimeOptions) {
     this.t0 = performance.now();
     this.wall = opts.wallClock ?? (() => performance.timeOrigin + performance.now());
-    this.node = new Node({ crypto: opts.crypto, inviteSecret: opts.secret, name: opts.name, overlapMs: opts.overlapMs });
+    this.node = new Node({
+      crypto: opts.crypto,
+      inviteSecret: opts.secret,
+      name: opts.name,
+      ...(opts.overlapMs !== undefined ? { overlapMs: opts.overlapMs } : {}),
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+    });
   }
 
   private now(): number {

@@ -31,6 +31,8 @@ export async function startPageRuntime(config: ClientConfig): Promise<NodeRuntim
     nodeId,
     name,
     ...(q.get('station') ? { station: q.get('station')! } : {}),
+    ...(Number(q.get('idle')) > 0 ? { idleTimeoutMs: Number(q.get('idle')) } : {}),
+    ...(Number(q.get('overlap')) >= 0 && q.get('overlap') !== null ? { overlapMs: Number(q.get('overlap')) } : {}),
     inviteBase: new URL(location.pathname, location.origin).toString(),
     stationAdmin: async (id, action) => {
       const res = await fetch(`${adminBase}/admin/stations/${encodeURIComponent(id)}/${action}`, { method: 'POST' });

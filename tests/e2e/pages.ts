@@ -6,9 +6,9 @@ import type { TestBrowser, TestStack } from './harness.ts';
 export type Demo = Required<Net2oDemo>;
 
 /** Opens a node page: `name` and starting `station` as query parameters, `hash` an invite fragment. */
-export async function openNode(browser: TestBrowser, stack: TestStack, name: string, station: string, hash = ''): Promise<Page> {
+export async function openNode(browser: TestBrowser, stack: TestStack, name: string, station: string, hash = '', query = ''): Promise<Page> {
   const page = await browser.newPage();
-  await page.goto(`${stack.webUrl.replace(/\/$/, '')}/?name=${name}&station=${station}${hash}`);
+  await page.goto(`${stack.webUrl.replace(/\/$/, '')}/?name=${name}&station=${station}${query ? `&${query}` : ''}${hash}`);
   await page.evaluate(() => (window as unknown as { net2oDemo: Net2oDemo }).net2oDemo.ready);
   return page;
 }

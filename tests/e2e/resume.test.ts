@@ -101,4 +101,29 @@ describe('resumption after losing coverage', () => {
     await p2.close();
   }, 60_000);
 
+
+  it('with the signaling server unreachable, a node without paths says so, retries with backoff, and closes cleanly at the idle timeout', async () => {
+    const p1 = await openNode(browser, stack, 'grace', 'cell-a', '', 'idle=4000');
+    const p2 = await openNode(browser, stack, 'hiro', 'cell-b', await inviteHash(p1), 'idle=4000');
+    await established(p1, 1);
+    await established(p2, 1);
+    await stack.signaling.close(); // last test in this file: nothing after it needs the server
+    await demo(p1, (d) => d.detach('cell-a', { abrupt: true }));
+    await demo(p1, (d) => d.attach('wifi'));
+    // Sends while no path exists are queued (no error), within the send buffer's bound.
+    await demo(p1, (d) => d.send('are you there?'));
+    const closed = await waitFor(
+      () => demo(p1, (d) => d.events().filter((e) => e.kind === 'session-closed').map((e) => e.text)),
+      (t) => t.length > 0,
+      10_000,
+    );
+    expect(closed[0]).toMatch(/idle for 4000 ms/);
+    const signalingLog = await demo(p1, (d) => d.events().filter((e) => e.kind === 'signaling').map((e) => e.text));
+    expect(signalingLog.filter((t) => /unreachable/.test(t)).length).toBeGreaterThanOrEqual(2); // retried
+    expect(signalingLog.some((t) => /no path left/.test(t))).toBe(true);
+    expect(await demo(p1, (d) => d.peers()[0]!.state)).toBe('closed');
+    await waitFor(() => demo(p2, (d) => d.peers()[0]!.state), (s) => s === 'closed', 10_000);
+    await p1.close();
+    await p2.close();
+  }, 60_000);
 });
