@@ -20,6 +20,11 @@ export default defineConfig({
       },
     },
   },
+  // Pre-bundle every browser dependency up front: a dependency discovered while a page runs makes Vite reload
+  // the page, which would drop that tab's node and its sessions.
+  optimizeDeps: {
+    include: ['preact', 'preact/hooks', 'preact/jsx-runtime', '@preact/signals', 'libsodium-wrappers', 'simple-peer', 'uqr'],
+  },
   server: { strictPort: true },
   preview: { strictPort: true },
 });

@@ -9,6 +9,7 @@ import type { NodeRuntime } from './runtime/node-runtime.ts';
 import { startPageRuntime } from './runtime/page.ts';
 import { checkSodium, runSelfCheck, type SelfCheck } from './runtime/selfcheck.ts';
 import { App, type AppState } from './ui/App.tsx';
+import { Demo } from './ui/Demo.tsx';
 import './ui/styles.css';
 
 /** What tests and the console can drive (README: "Automation surface"). */
@@ -67,6 +68,13 @@ demo.ready = (async () => {
 })();
 window.net2oDemo = demo;
 
-render(<App state={state} onRecheck={() => void selfcheck()} />, document.getElementById('app')!);
+/** Before the node has joined its room: the introduction and the self-check; then the live demo. */
+function Root() {
+  const rt = runtimeSignal.value;
+  const onRecheck = () => void selfcheck();
+  return rt ? <Demo runtime={rt} selfcheck={{ state, onRecheck }} /> : <App state={state} onRecheck={onRecheck} />;
+}
+
+render(<Root />, document.getElementById('app')!);
 
 void demo.ready.then(() => selfcheck());

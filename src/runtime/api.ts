@@ -96,10 +96,12 @@ export interface RuntimeSnapshot {
 }
 
 export interface RuntimeApi {
+  /** The clock of every `at` in log, wire and chat entries (ms since the runtime started). */
+  now(): number;
   snapshot(): RuntimeSnapshot;
   /** Called after every change (coalesced per animation frame by the UI bridge). */
   subscribe(listener: () => void): () => void;
-  /** Protocol and runtime events, newest last; bounded. */
+  /** Protocol and runtime events, newest last; bounded. May be a live array: copy before keeping it. */
   log(): readonly LogEntry[];
   wire(): readonly WireSighting[];
   inviteLink(): string;

@@ -110,7 +110,7 @@ export class NodeRuntime implements RuntimeApi {
     });
   }
 
-  private now(): number {
+  now(): number {
     return performance.now() - this.t0;
   }
 

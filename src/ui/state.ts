@@ -29,7 +29,7 @@ export const ATTACK_HISTORY = 10;
 export const OVERLAP_MAX_MS = 5000;
 
 export interface UiStateOptions {
-  /** The clock of LogEntry.at (default: runtimeClock(runtime)). */
+  /** The clock of LogEntry.at (default: runtime.now()). */
   now?: () => number;
   /** Coalesces runtime notifications (default: next animation frame, or UI_FLUSH_FALLBACK_MS if none comes). */
   schedule?: (run: () => void) => void;
@@ -97,21 +97,8 @@ export function defaultSchedule(run: () => void): void {
   setTimeout(once, UI_FLUSH_FALLBACK_MS);
 }
 
-/**
- * The clock of LogEntry.at. RuntimeApi does not name it yet (proposed: `now(): number`); both the fake and
- * NodeRuntime have a `now()` method on that clock, so use it when present, else performance.now().
- */
-export function runtimeClock(runtime: RuntimeApi): () => number {
-  const maybe = runtime as unknown as { now?: unknown };
-  if (typeof maybe.now === 'function') {
-    const f = maybe.now as () => number;
-    return () => f.call(runtime);
-  }
-  return () => performance.now();
-}
-
 export function createUiState(runtime: RuntimeApi, opts: UiStateOptions = {}): UiState {
-  const now = opts.now ?? runtimeClock(runtime);
+  const now = opts.now ?? (() => runtime.now());
   const schedule = opts.schedule ?? defaultSchedule;
   const windowMs = opts.windowMs ?? SERIES_WINDOW_MS;
   const tickMs = opts.tickMs ?? UI_TICK_MS;

@@ -58,12 +58,15 @@ describe('real paths in Chromium', () => {
     await sleep(500);
     const s1 = ['cell-b', 'wifi', 'cell-a'];
     const s2 = ['wifi', 'cell-a', 'cell-b'];
+    const finished = (p: Page) => demo(p, (d) => d.events().filter((e) => e.kind === 'hop-finished').length);
     for (let i = 0; i < 20; i++) {
       const a = demo(p1, (d, s) => d.hop(s as string), s1[i % 3]);
       // Every third round both hop "at the same moment"; otherwise page 2 follows 250 ms later.
       if (i % 3 !== 0) await sleep(250);
       await Promise.all([a, demo(p2, (d, s) => d.hop(s as string), s2[i % 3])]);
-      await sleep(600);
+      // The next round starts once both hops completed (a hop superseded by the next counts no finish).
+      for (const p of [p1, p2]) await waitFor(() => finished(p), (n) => n >= i + 1, 5_000);
+      await sleep(300);
     }
     await sleep(500);
     await drainAndCheck([p1, p2]);
@@ -136,9 +139,10 @@ describe('real paths in Chromium', () => {
     expect(await fetch(stack.signaling.httpUrl + '/health').then(() => 'up', () => 'down')).toBe('down');
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
     await sleep(300);
-    for (const s of ['wifi', 'cell-b', 'cell-a']) {
+    for (const [i, s] of ['wifi', 'cell-b', 'cell-a'].entries()) {
       await demo(p1, (d, x) => d.hop(x as string), s);
-      await sleep(600);
+      await waitFor(() => demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').length), (n) => n >= i + 1, 5_000);
+      await sleep(300);
     }
     await drainAndCheck([p1, p2]);
     expect(await demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').length)).toBeGreaterThanOrEqual(3);

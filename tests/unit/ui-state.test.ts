@@ -8,7 +8,7 @@ import type { RuntimeApi } from '../../src/runtime/api.ts';
 import { FAKE_FAILOVER_MS, FAKE_VALIDATION_MS, FakeRuntime } from '../../src/ui/fake-runtime.ts';
 import { filterLog } from '../../src/ui/log-filter.ts';
 import { TimeSeries } from '../../src/ui/series.ts';
-import { createUiState, runtimeClock, type UiState } from '../../src/ui/state.ts';
+import { createUiState, type UiState } from '../../src/ui/state.ts';
 
 /** A fake runtime, a bridge on its clock, and a manual scheduler: flushes happen only when the test says so. */
 function setup(opts: { streaming?: number; overlapMs?: number } = {}) {
@@ -297,15 +297,6 @@ describe('ui state bridge', () => {
     } finally {
       vi.useRealTimers();
     }
-  });
-
-  it("uses the runtime's own clock (LogEntry.at) when it has one", () => {
-    const rt = new FakeRuntime();
-    rt.advance(1234);
-    expect(runtimeClock(rt)()).toBe(1234);
-    const plain = { ...({} as RuntimeApi) };
-    const t = runtimeClock(plain)();
-    expect(Math.abs(t - performance.now())).toBeLessThan(50);
   });
 
   it('notices changes when the runtime hands out the same (mutated) arrays and objects', () => {
