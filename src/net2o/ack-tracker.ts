@@ -27,6 +27,17 @@ export class AckTracker {
     if (this.ranges.length > 0) this.deadline = now;
   }
 
+  exportState(): AckRanges {
+    return this.ranges.map(([a, b]) => [a, b]);
+  }
+
+  /** A restored tracker acks everything it knows at once (the new owner has acks to catch up on). */
+  importState(ranges: AckRanges, now: number): void {
+    this.ranges = ranges.map(([a, b]) => [a, b]);
+    this.largestAt = now;
+    if (ranges.length > 0) this.deadline = now;
+  }
+
   get pending(): boolean {
     return this.deadline !== Infinity;
   }

@@ -33,13 +33,27 @@ import {
   type InviteKeys,
 } from './handshake.ts';
 import type { PathState } from './paths.ts';
-import { Session, type SessionContext } from './session.ts';
+import { Session, type SessionContext, type SessionSnapshot } from './session.ts';
 import { decodePacket } from './wire.ts';
+
+/** A whole node, as it moves to another host (tab): identity, invite keys, stations and every session. */
+export interface NodeSnapshot {
+  identity: KeyPair;
+  name: string;
+  invite: InviteKeys;
+  overlapMs: number;
+  idleTimeoutMs: number;
+  stations: Array<{ id: string; state: 'active' | 'leaving' }>;
+  sessions: SessionSnapshot[];
+  counters: NodeCounters;
+}
 
 export interface NodeOptions {
   crypto: Crypto;
   /** The invite secret shared out of band (URL fragment). */
   inviteSecret: Uint8Array;
+  /** Restores a node that moved here (the invite secret is then unused). */
+  snapshot?: NodeSnapshot;
   name?: string;
   identity?: KeyPair;
   overlapMs?: number;
@@ -117,7 +131,51 @@ export class Node {
     this.name = opts.name ?? 'node';
     this.overlapMs = opts.overlapMs ?? DEFAULT_OVERLAP_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    this.invite = inviteKeys(opts.crypto, opts.inviteSecret);
+    this.invite = opts.snapshot ? opts.snapshot.invite : inviteKeys(opts.crypto, opts.inviteSecret);
+    if (opts.snapshot) {
+      this.identity = opts.snapshot.identity;
+      this.name = opts.snapshot.name;
+      this.overlapMs = opts.snapshot.overlapMs;
+      this.idleTimeoutMs = opts.snapshot.idleTimeoutMs;
+      Object.assign(this.counters, opts.snapshot.counters, { rejected: { ...opts.snapshot.counters.rejected } });
+    }
+  }
+
+  /**
+   * Moving to another host: every established session is exported and retired here. This node must send
+   * nothing afterwards; the new host restores with `new Node({ snapshot })` + `adopt(now)`.
+   */
+  exportForMove(): NodeSnapshot {
+    const sessions: SessionSnapshot[] = [];
+    for (const s of this.established()) {
+      sessions.push(s.exportForMove());
+      s.retire();
+    }
+    this.sessions.clear();
+    this.pending.clear();
+    this.stateless.length = 0;
+    return {
+      identity: this.identity,
+      name: this.name,
+      invite: this.invite,
+      overlapMs: this.overlapMs,
+      idleTimeoutMs: this.idleTimeoutMs,
+      stations: this.stationList(),
+      sessions,
+      counters: { ...this.counters, rejected: { ...this.counters.rejected } },
+    };
+  }
+
+  /**
+   * The new host takes the sessions over. The old host's stations stay as 'leaving' (its transports now reach
+   * us through the old host's forwarding) until our own paths work — the same make-before-break as a hop.
+   */
+  adopt(snapshot: NodeSnapshot, now: number): void {
+    for (const snap of snapshot.sessions) {
+      const s = this.newSession(snap.id, snap.initiator, now);
+      s.importSnapshot(snap, now);
+    }
+    for (const st of snapshot.stations) this.stations.set(st.id, { state: 'leaving', leaveAt: now + this.overlapMs, leaveStartedAt: now });
   }
 
   get fingerprint(): string {
@@ -244,7 +302,7 @@ export class Node {
     });
     // Keys name station pairs and repeat across sessions: the session id says which one this path serves.
     const s = reg.session !== undefined && reg.session !== null ? this.sessions.get(reg.session) : undefined;
-    if (s && ((reg.key && s.setups.has(reg.key)) || reg.relay)) s.addPath(id, now);
+    if (s && ((reg.key && s.setups.has(reg.key)) || reg.relay || !reg.key)) s.addPath(id, now);
     // Already carrying packets (they can arrive before the transport reports open): update what it knows.
     for (const x of this.sessions.values()) if (x.paths.has(id)) x.addPath(id, now);
   }

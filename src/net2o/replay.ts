@@ -22,6 +22,15 @@ export class ReplayWindow {
     return (this.ring[block]! & (1 << (counter & BIT_MASK))) === 0;
   }
 
+  exportState(): { last: number; ring: Uint32Array } {
+    return { last: this.last, ring: this.ring.slice() };
+  }
+
+  importState(st: { last: number; ring: Uint32Array }): void {
+    this.last = st.last;
+    this.ring.set(st.ring);
+  }
+
   /** Records `counter`; returns false (and records nothing) if it was not fresh. */
   update(counter: number): boolean {
     if (!this.check(counter)) return false;

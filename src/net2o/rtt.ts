@@ -24,6 +24,14 @@ export class RttEstimator {
     this.samples++;
   }
 
+  exportState(): { latest: number; smoothed: number; variation: number; min: number; samples: number } {
+    return { latest: this.latest, smoothed: this.smoothed, variation: this.variation, min: this.min, samples: this.samples };
+  }
+
+  importState(st: ReturnType<RttEstimator['exportState']>): void {
+    Object.assign(this, st);
+  }
+
   /** Probe timeout before backoff. */
   pto(maxAckDelayMs: number): number {
     return this.smoothed + Math.max(4 * this.variation, TIMER_GRANULARITY_MS) + maxAckDelayMs;

@@ -30,7 +30,7 @@ import type { SessionKeys } from './handshake.ts';
 import { PathState } from './paths.ts';
 import { ReplayWindow } from './replay.ts';
 import { RttEstimator } from './rtt.ts';
-import { ReceiveStream, SendStream, type Chunk } from './stream.ts';
+import { ReceiveStream, SendStream, type Chunk, type ReceiveStreamState, type SendStreamState } from './stream.ts';
 import { packetSize, sizeExponentFor, writeHeader, type DecodedPacket } from './wire.ts';
 
 /** What a session needs from its node: crypto, events, and the node's station table. */
@@ -72,6 +72,30 @@ export interface SessionStats {
 }
 
 export type SessionState = 'handshaking' | 'awaiting-hello' | 'established' | 'closed';
+
+/**
+ * Everything an established session needs to go on elsewhere (another tab): keys, packet numbers, the replay
+ * window, the streams. Paths stay behind (they are the old host's transports). Structured-clone friendly.
+ */
+export interface SessionSnapshot {
+  id: SessionId;
+  initiator: boolean;
+  peerTag: number;
+  peerName: string;
+  peerIdentity: Uint8Array;
+  keys: SessionKeys;
+  nextPn: number;
+  largestReceived: number;
+  replay: { last: number; ring: Uint32Array };
+  acks: Array<[number, number]>;
+  rtt: ReturnType<RttEstimator['exportState']>;
+  cmdOut: SendStreamState;
+  cmdIn: ReceiveStreamState;
+  msgOut: SendStreamState;
+  msgIn: ReceiveStreamState;
+  peerStations: Array<[string, 'active' | 'leaving']>;
+  stats: SessionStats;
+}
 
 type SetupRole = 'offerer' | 'answerer';
 interface PathSetup {
@@ -693,6 +717,68 @@ export class Session {
   /** A CLOSE packet still to be flushed after the session closed. */
   finalPacket: { pathId: PathId; data: Uint8Array } | null = null;
   closeAfterFinal: PathId | null = null;
+
+  // ---------------------------------------------------------------- moving to another host
+
+  /**
+   * Hands the session over: everything in flight is requeued (the new owner resends it under new packet
+   * numbers), and this copy never sends again. Packet numbers continue from `nextPn` at the new owner, so no
+   * nonce is ever used twice.
+   */
+  exportForMove(): SessionSnapshot {
+    if (this.state !== 'established' || !this.keys) throw new LocalProtocolError('ERR_NOT_ESTABLISHED', `session ${this.id} is ${this.state}`);
+    this.requeueInFlight(() => true);
+    const snap: SessionSnapshot = {
+      id: this.id,
+      initiator: this.initiator,
+      peerTag: this.peerTag,
+      peerName: this.peerName,
+      peerIdentity: this.peerIdentity.slice(),
+      keys: { send: this.keys.send.slice(), receive: this.keys.receive.slice() },
+      nextPn: this.nextPn,
+      largestReceived: this.largestReceived,
+      replay: this.replay.exportState(),
+      acks: this.acks.exportState(),
+      rtt: this.rtt.exportState(),
+      cmdOut: this.cmdOut.exportState(),
+      cmdIn: this.cmdIn.exportState(),
+      msgOut: this.msgOut.exportState(),
+      msgIn: this.msgIn.exportState(),
+      peerStations: [...this.peerStations],
+      stats: { ...this.stats },
+    };
+    return snap;
+  }
+
+  /** Retires this copy after a move: it sends nothing more, not even a CLOSE (the session lives on elsewhere). */
+  retire(): void {
+    this.keys = null;
+    this.state = 'closed';
+    this.closeReason = 'moved';
+    this.sent.clear();
+    this.paths.clear();
+  }
+
+  importSnapshot(snap: SessionSnapshot, now: number): void {
+    this.state = 'established';
+    this.peerTag = snap.peerTag;
+    this.peerName = snap.peerName;
+    this.peerIdentity = snap.peerIdentity.slice();
+    this.keys = { send: snap.keys.send.slice(), receive: snap.keys.receive.slice() };
+    this.nextPn = snap.nextPn;
+    this.largestReceived = snap.largestReceived;
+    this.replay.importState(snap.replay);
+    this.acks.importState(snap.acks, now);
+    this.rtt.importState(snap.rtt);
+    this.cmdOut.importState(snap.cmdOut);
+    this.cmdIn.importState(snap.cmdIn);
+    this.msgOut.importState(snap.msgOut);
+    this.msgIn.importState(snap.msgIn);
+    this.peerStations.clear();
+    for (const [k, v] of snap.peerStations) this.peerStations.set(k, v);
+    Object.assign(this.stats, snap.stats);
+    this.lastReceiveAt = now;
+  }
 
   // ---------------------------------------------------------------- introspection
 

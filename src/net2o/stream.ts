@@ -15,6 +15,20 @@ export interface Chunk {
   data: Uint8Array;
 }
 
+/** Plain data (structured-clone friendly): what moves to another tab with the session. */
+export interface SendStreamState {
+  nextSeq: number;
+  nextToSend: number;
+  buffered: number;
+  messages: Array<{ seq: number; data: Uint8Array; sentUpTo: number; acked: number[]; ackedBytes: number }>;
+  lost: Chunk[];
+}
+
+export interface ReceiveStreamState {
+  nextSeq: number;
+  partial: Array<{ seq: number; chunks: Array<[number, Uint8Array]>; received: number; length: number }>;
+}
+
 interface OutMessage {
   data: Uint8Array;
   sentUpTo: number; // bytes handed to packets at least once
@@ -84,6 +98,26 @@ export class SendStream {
     return null;
   }
 
+  exportState(): SendStreamState {
+    return {
+      nextSeq: this.nextSeq,
+      nextToSend: this.nextToSend,
+      buffered: this.buffered,
+      messages: [...this.messages].map(([seq, m]) => ({ seq, data: m.data, sentUpTo: m.sentUpTo, acked: [...m.acked], ackedBytes: m.ackedBytes })),
+      lost: this.lost.map((c) => ({ ...c })),
+    };
+  }
+
+  importState(st: SendStreamState): void {
+    this.nextSeq = st.nextSeq;
+    this.nextToSend = st.nextToSend;
+    this.buffered = st.buffered;
+    this.messages.clear();
+    for (const m of st.messages) this.messages.set(m.seq, { data: m.data, sentUpTo: m.sentUpTo, acked: new Set(m.acked), ackedBytes: m.ackedBytes });
+    this.lost.length = 0;
+    this.lost.push(...st.lost.map((c) => ({ ...c })));
+  }
+
   onAcked(c: Chunk): void {
     const m = this.messages.get(c.seq);
     if (!m || m.acked.has(c.offset)) return;
@@ -112,6 +146,19 @@ export class ReceiveStream {
   private nextSeq = 0;
   private readonly partial = new Map<number, InMessage>();
   duplicates = 0;
+
+  exportState(): ReceiveStreamState {
+    return {
+      nextSeq: this.nextSeq,
+      partial: [...this.partial].map(([seq, m]) => ({ seq, chunks: [...m.chunks], received: m.received, length: m.length })),
+    };
+  }
+
+  importState(st: ReceiveStreamState): void {
+    this.nextSeq = st.nextSeq;
+    this.partial.clear();
+    for (const m of st.partial) this.partial.set(m.seq, { chunks: new Map(m.chunks), received: m.received, length: m.length });
+  }
 
   /** Accepts a chunk; returns the messages that became deliverable, in order. */
   onChunk(c: Chunk): Uint8Array[] {

@@ -361,6 +361,29 @@ export class Network {
     return this.stations.get(e.station)?.up === true;
   }
 
+  /**
+   * A node moves to another host (tab): every transport `from` had now ends at `to`, as if the old host
+   * forwarded whatever reached it. `from` leaves the network and sends nothing more.
+   */
+  moveNode(from: SimNode, to: SimNode, sessionOf: (pathId: PathId) => number | undefined): void {
+    for (const [id, e] of this.links) {
+      if (e.self.node !== from || !e.self.open) continue;
+      e.self.node = to;
+      const remote = e.other.station;
+      const relay = this.relayPaths.has(id);
+      to.node.addPath(id, { localStation: e.self.station, remoteStation: remote, session: sessionOf(id) ?? null, relay }, this.now);
+    }
+    for (const [k, v] of this.peerMap) if (v === from) this.peerMap.set(k, to);
+    for (const [k, v] of [...this.peerMap]) {
+      if (k.startsWith(`${from.name}:`)) {
+        this.peerMap.delete(k);
+        this.peerMap.set(`${to.name}:${k.slice(from.name.length + 1)}`, v);
+      }
+    }
+    const i = this.nodes.indexOf(from);
+    if (i >= 0) this.nodes.splice(i, 1);
+  }
+
   /** Paths registered at a node for a station, for scenario scripts. */
   pathsAt(n: SimNode, station: string): PathId[] {
     const out: PathId[] = [];
