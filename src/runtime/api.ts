@@ -2,6 +2,7 @@
 // calls actions; it never reaches into the core. `NodeRuntime` implements it; UI tests use a fake.
 import type { StationInfo } from '../../signaling-server/contracts.ts';
 import type { Net2oEvent } from '../net2o/events.ts';
+import type { MoveProgress } from './move.ts';
 
 export type StationAttachment = 'active' | 'leaving' | 'detached';
 
@@ -119,4 +120,7 @@ export interface RuntimeApi {
   chat(): readonly { at: number; from: string; text: string; mine: boolean }[];
   attack(kind: AttackKind, peerId?: string): Promise<AttackResult>;
   disconnectSignaling(): void;
+  /** Moves this node to another tab (net2o's forwarding overlap); resolves to the URL the new tab opens. */
+  startMove(): Promise<string>;
+  moveProgress(): MoveProgress;
 }

@@ -1,5 +1,6 @@
 // `window.net2oDemo`: the automation surface for scripted demos and tests (documented in the README).
 import type { StationView, PeerView, LogEntry, AttackKind, AttackResult, StreamStats } from './api.ts';
+import type { MoveProgress } from './move.ts';
 import type { NodeRuntime } from './node-runtime.ts';
 
 export interface Net2oDemoApi {
@@ -21,6 +22,11 @@ export interface Net2oDemoApi {
   setOverlapMs(ms: number): void;
   stationAdmin(id: string, action: 'down' | 'up'): Promise<void>;
   counters(): ReturnType<NodeRuntime['counters']>;
+  /** Moves the node to another tab; resolves to the URL that tab must open (same origin). */
+  startMove(): Promise<string>;
+  moveProgress(): MoveProgress;
+  /** 'node', 'frozen' (handing over), 'forwarding' (old tab during the overlap) or 'moved'. */
+  mode(): NodeRuntime['mode'];
 }
 
 export function automation(rt: NodeRuntime): Net2oDemoApi {
@@ -59,5 +65,8 @@ export function automation(rt: NodeRuntime): Net2oDemoApi {
     setOverlapMs: (ms) => rt.setOverlapMs(ms),
     stationAdmin: (id, a) => rt.stationAdmin(id, a),
     counters: () => rt.counters(),
+    startMove: () => rt.startMove(),
+    moveProgress: () => rt.moveProgress(),
+    mode: () => rt.mode,
   };
 }

@@ -49,6 +49,17 @@ export class TickStats {
   private lastSentAt = -1;
   private started = false;
 
+  exportState(): { expect: number; lastArrival: number; lastSentAt: number; started: boolean } {
+    return { expect: this.expect, lastArrival: this.lastArrival, lastSentAt: this.lastSentAt, started: this.started };
+  }
+
+  importState(st: ReturnType<TickStats['exportState']>): void {
+    this.expect = st.expect;
+    this.lastArrival = st.lastArrival;
+    this.lastSentAt = st.lastSentAt;
+    this.started = st.started;
+  }
+
   /** `now` and `sentAt` on a wall clock shared by the tabs (performance.timeOrigin + performance.now()). */
   onTick(seq: number, sentAt: number, intervalMs: number, now: number): void {
     if (!this.started) {

@@ -6,7 +6,7 @@ import { SignalingClient, type WebSocketConstructorLike } from '../../signaling-
 import { toHex } from '../net2o/bytes.ts';
 import type { Crypto } from '../net2o/crypto.ts';
 import type { Net2oEvent, PathId, SessionId } from '../net2o/events.ts';
-import { Node } from '../net2o/node.ts';
+import { Node, type NodeSnapshot } from '../net2o/node.ts';
 import { decodePacket } from '../net2o/wire.ts';
 import type {
   AttackKind,
@@ -20,6 +20,7 @@ import type {
 } from './api.ts';
 import { decodeApp, encodeChat, encodeTick, TickStats } from './demo-stream.ts';
 import { describeEvent } from './describe.ts';
+import { MoveSource, type MoveProgress } from './move.ts';
 import type { PathTransport, TransportFactory } from './transport.ts';
 
 const LOG_LIMIT = 500;
@@ -51,6 +52,23 @@ export interface RuntimeOptions {
   overlapMs?: number;
   /** How long a session without any path waits for one before it closes (default: the core's 30 s). */
   idleTimeoutMs?: number;
+  /** A node that moved here from another tab: restore it instead of starting fresh (see move.ts). */
+  restore?: { node: NodeSnapshot; runtime: RuntimeMoveState };
+}
+
+/** The runtime's own part of a move: who the peers are and the demo stream's counters. */
+export interface RuntimeMoveState {
+  incarnation: number;
+  peers: Array<{ peerId: string; name: string; session: SessionId | null; ticks: TickStats['s']; tickState: ReturnType<TickStats['exportState']>; hops: number; failovers: number; moves: number; rejected: number }>;
+  tickSeq: number;
+  streamRate: number;
+  chat: Array<{ at: number; from: string; text: string; mine: boolean }>;
+}
+
+/** Attachments of a moved node carry its incarnation (`cell-a~1`): a different address on the same station. */
+export function baseStation(attachment: string): string {
+  const i = attachment.indexOf('~');
+  return i < 0 ? attachment : attachment.slice(0, i);
 }
 
 interface PeerRecord {
@@ -101,10 +119,12 @@ export class NodeRuntime implements RuntimeApi {
   constructor(private readonly opts: RuntimeOptions) {
     this.t0 = performance.now();
     this.wall = opts.wallClock ?? (() => performance.timeOrigin + performance.now());
+    this.incarnation = opts.restore?.runtime.incarnation ?? 0;
     this.node = new Node({
       crypto: opts.crypto,
       inviteSecret: opts.secret,
       name: opts.name,
+      ...(opts.restore ? { snapshot: opts.restore.node } : {}),
       ...(opts.overlapMs !== undefined ? { overlapMs: opts.overlapMs } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     });
@@ -116,8 +136,21 @@ export class NodeRuntime implements RuntimeApi {
 
   // ------------------------------------------------------------------ start and stop
 
+  /** 0 for a node started here; n for a node that moved tabs n times (its attachments get `~n`). */
+  readonly incarnation: number;
+  /** 'node' drives the core; 'frozen' while handing over to another tab; 'forwarding' after; 'moved' when done. */
+  mode: 'node' | 'frozen' | 'forwarding' | 'moved' = 'node';
+  private frozenIn: Array<[PathTransport, Uint8Array]> = [];
+  /** Set by a move: where packets arriving on our transports go once we only forward. */
+  forwarder: ((t: PathTransport, d: Uint8Array) => void) | null = null;
+
+  private attachId(station: string): string {
+    return this.incarnation ? `${station}~${this.incarnation}` : station;
+  }
+
   async start(): Promise<void> {
     this.stationList.push(...(await this.opts.stations()));
+    if (this.opts.restore) return this.startRestored(this.opts.restore);
     const first = this.opts.station ?? this.stationList.find((s) => s.up)?.id ?? this.stationList[0]?.id;
     if (!first) throw new Error('no stations to attach to');
     if (!this.stationList.some((s) => s.id === first)) throw new Error(`unknown station ${first}`);
@@ -225,6 +258,150 @@ export class NodeRuntime implements RuntimeApi {
     await this.signaling?.close();
   }
 
+  // ------------------------------------------------------------------ moving tabs (the protocol is in move.ts)
+
+  /** The new tab: the node and its sessions were restored from the snapshot; paths come from `addForwarded`. */
+  private async startRestored(r: { node: NodeSnapshot; runtime: RuntimeMoveState }): Promise<void> {
+    const now = this.now();
+    this.node.adopt(r.node, now);
+    for (const p of r.runtime.peers) {
+      const rec = this.peer(p.peerId, p.name);
+      rec.session = p.session;
+      rec.ticks.importState(p.tickState);
+      Object.assign(rec.ticks.s, p.ticks);
+      Object.assign(rec, { hops: p.hops, failovers: p.failovers, moves: p.moves, rejected: p.rejected });
+      if (p.session !== null) {
+        this.peerOfSession.set(p.session, p.peerId);
+        this.node.addPath(this.relayPathId(p.session), { localStation: 'signaling', session: p.session, relay: true }, now);
+      }
+    }
+    this.tickSeq = r.runtime.tickSeq;
+    this.chatLog.push(...r.runtime.chat);
+    this.note('runtime', `moved here from another tab with ${r.node.sessions.length} session(s)`);
+  }
+
+  /** The new tab: a path of the old tab, reached through its forwarding. */
+  addForwarded(t: PathTransport, session: SessionId, localStation: string, remoteStation: string | null): void {
+    this.transports.set(t.id, t);
+    this.input(() => this.node.addPath(t.id, { localStation, remoteStation, session }, this.now()));
+  }
+
+  /** The old tab closed a forwarded transport (or stopped): the core loses that path. */
+  forwardedClosed(t: PathTransport): void {
+    if (this.transports.delete(t.id)) this.input(() => this.node.removePath(t.id, this.now()));
+  }
+
+  /** Feeds a packet that arrived through the old tab's forwarding. */
+  forwardedIn(t: PathTransport, d: Uint8Array): void {
+    this.onData(t, d);
+  }
+
+  /** The old tab, at the start of a hand-over: stop sending, keep what arrives, and describe what moves. */
+  freezeForMove(): { node: NodeSnapshot; runtime: RuntimeMoveState; paths: Array<{ label: number; session: SessionId; localStation: string; remoteStation: string | null }> } {
+    const paths: Array<{ label: number; session: SessionId; localStation: string; remoteStation: string | null }> = [];
+    for (const s of this.node.sessions.values()) {
+      for (const p of s.pathStates()) {
+        if (!p.relay && this.transports.has(p.id) && p.localStation) paths.push({ label: p.id, session: s.id, localStation: p.localStation, remoteStation: p.remoteStation });
+      }
+    }
+    const node = this.node.exportForMove({ retire: false });
+    this.mode = 'frozen';
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    const runtime: RuntimeMoveState = {
+      incarnation: this.incarnation + 1,
+      peers: [...this.peers.values()].map((p) => ({
+        peerId: p.peerId,
+        name: p.name,
+        session: p.session,
+        ticks: { ...p.ticks.s },
+        tickState: p.ticks.exportState(),
+        hops: p.hops,
+        failovers: p.failovers,
+        moves: p.moves,
+        rejected: p.rejected,
+      })),
+      tickSeq: this.tickSeq,
+      streamRate: this.streamRate,
+      chat: [...this.chatLog],
+    };
+    this.note('runtime', 'handing the node over to another tab');
+    return { node, runtime, paths };
+  }
+
+  /** The hand-over failed: carry on as the node, with everything that arrived meanwhile. */
+  unfreeze(reason: string): void {
+    if (this.mode !== 'frozen') return;
+    this.mode = 'node';
+    this.note('runtime', `move aborted (${reason}); this tab is still the node`);
+    const held = this.frozenIn;
+    this.frozenIn = [];
+    for (const [t, d] of held) this.onData(t, d);
+    this.afterInput();
+  }
+
+  /** The hand-over committed: never send again; forward what arrives (held packets first). */
+  commitMove(forward: (t: PathTransport, d: Uint8Array) => void): void {
+    this.node.retire();
+    this.stopStream();
+    this.forwarder = forward;
+    this.mode = 'forwarding';
+    const held = this.frozenIn;
+    this.frozenIn = [];
+    for (const [t, d] of held) forward(t, d);
+    this.note('runtime', 'the node now lives in the other tab; this tab forwards during the overlap');
+    void this.signaling?.close();
+    this.signalingState = 'closed';
+  }
+
+  private move: MoveSource | null = null;
+
+  /** Starts moving this node to another tab; resolves to the address that tab should open. */
+  async startMove(): Promise<string> {
+    if (this.mode !== 'node') throw new Error(`this tab is ${this.mode}`);
+    this.move = new MoveSource(this, { room: this.opts.room, secret: this.opts.secret, nodeId: this.opts.nodeId, name: this.opts.name }, () => this.changed());
+    const id = base64url(this.opts.crypto.randomBytes(9));
+    return this.move.start(this.opts.inviteBase ?? 'http://localhost/', id);
+  }
+
+  moveProgress(): MoveProgress {
+    return this.move ? { ...this.move.progress } : { phase: 'idle', forwardedIn: 0, forwardedOut: 0, url: null, detail: '' };
+  }
+
+  /** The old tab's transport by label, to send what the new tab hands us. */
+  transportByLabel(label: number): PathTransport | undefined {
+    return this.transports.get(label);
+  }
+
+  openTransportCount(): number {
+    return this.transports.size;
+  }
+
+  finishMove(): void {
+    this.mode = 'moved';
+    for (const t of this.transports.values()) t.close();
+    this.transports.clear();
+    this.note('runtime', 'move finished: this tab is no longer part of the session');
+    this.changed();
+  }
+
+  /** The new tab: after the commit, reach the signaling server under the node's id (for recovery only). */
+  async connectAfterMove(): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      try {
+        await this.connectSignaling();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200 * (i + 1))); // the old tab's connection may linger a moment
+      }
+    }
+  }
+
+  resumeStream(rate: number): void {
+    if (rate > 0) this.startStream(rate);
+  }
+
   // ------------------------------------------------------------------ introduction (signaling, first path only)
 
   private peer(peerId: string, name = ''): PeerRecord {
@@ -239,7 +416,7 @@ export class NodeRuntime implements RuntimeApi {
 
   private activeStation(): StationInfo {
     const id = this.node.stationList().find((s) => s.state === 'active')?.id;
-    const st = this.stationList.find((s) => s.id === id);
+    const st = id !== undefined ? this.stationInfo(id) : undefined;
     if (!st) throw new Error('not attached to any station');
     return st;
   }
@@ -256,7 +433,7 @@ export class NodeRuntime implements RuntimeApi {
           this.input(() => this.onIntroOpen(peerId, t));
           this.onData(t, d);
         },
-        onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+        onClose: (r) => this.transportClosed(t, r),
         onDrain: () => this.input(() => {}),
       },
     );
@@ -281,7 +458,7 @@ export class NodeRuntime implements RuntimeApi {
             this.input(() => this.onIntroOpen(from, t));
             this.onData(t, x);
           },
-          onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+          onClose: (r) => this.transportClosed(t, r),
           onDrain: () => this.input(() => {}),
         },
       );
@@ -312,7 +489,7 @@ export class NodeRuntime implements RuntimeApi {
 
   /** Runs one input against the core, then delivers events, flushes packets and re-arms the timer. */
   private input(fn: () => void): void {
-    if (this.stopped) return;
+    if (this.stopped || this.mode !== 'node') return;
     fn();
     this.afterInput();
   }
@@ -372,10 +549,26 @@ export class NodeRuntime implements RuntimeApi {
   }
 
   private onData(t: PathTransport, d: Uint8Array): void {
+    if (this.mode === 'frozen') {
+      this.frozenIn.push([t, d.slice()]);
+      return;
+    }
+    if (this.mode === 'forwarding') {
+      this.forwarder?.(t, d);
+      return;
+    }
     this.input(() => {
       this.sighting('in', t.id, d);
       this.node.handleDatagram(t.id, d, this.now());
     });
+  }
+
+  private transportClosed(t: PathTransport, reason: string): void {
+    if (this.mode === 'forwarding' || this.mode === 'moved') {
+      if (this.transports.delete(t.id)) this.move?.transportClosed(t.id);
+      return;
+    }
+    this.input(() => this.onTransportClose(t, reason));
   }
 
   private onTransportClose(t: PathTransport, reason: string): void {
@@ -467,7 +660,7 @@ export class NodeRuntime implements RuntimeApi {
   }
 
   private createSetup(session: SessionId, key: string, localStation: string, remoteStation: string, initiator: boolean): SetupRecord | undefined {
-    const station = this.stationList.find((s) => s.id === localStation);
+    const station = this.stationInfo(localStation);
     if (!station) {
       this.node.abandonPath(session, key, `unknown station ${localStation}`);
       return undefined;
@@ -488,7 +681,7 @@ export class NodeRuntime implements RuntimeApi {
           if (!this.transports.has(t.id)) this.input(register);
           this.onData(t, d);
         },
-        onClose: (r) => this.input(() => this.onTransportClose(t, r)),
+        onClose: (r) => this.transportClosed(t, r),
         onDrain: () =>
           this.input(() => {
             this.blocked = false;
@@ -552,17 +745,18 @@ export class NodeRuntime implements RuntimeApi {
 
   async attach(stationId: string): Promise<void> {
     this.requireStation(stationId);
-    this.input(() => this.node.attach(stationId, this.now()));
+    this.input(() => this.node.attach(this.attachId(stationId), this.now()));
     this.note('runtime', `attached to ${this.label(stationId)}`);
   }
 
   async detach(stationId: string, opts: { abrupt?: boolean } = {}): Promise<void> {
     this.requireStation(stationId);
     this.input(() => {
-      this.node.detach(stationId, { abrupt: opts.abrupt ?? false }, this.now());
+      const id = this.node.stationList().some((x) => x.id === this.attachId(stationId)) ? this.attachId(stationId) : stationId;
+      this.node.detach(id, { abrupt: opts.abrupt ?? false }, this.now());
       if (opts.abrupt) {
         // Coverage lost: every transport through that station dies now, as the radio would.
-        for (const [id, t] of [...this.transports]) if (t.station.id === stationId) this.node.removePath(id, this.now());
+        for (const [pid, t] of [...this.transports]) if (t.station.id === stationId) this.node.removePath(pid, this.now());
       }
     });
     this.note('runtime', opts.abrupt ? `lost coverage on ${this.label(stationId)}` : `leaving ${this.label(stationId)} (overlap ${this.node.overlapMs} ms)`);
@@ -570,7 +764,7 @@ export class NodeRuntime implements RuntimeApi {
 
   async hop(stationId: string): Promise<void> {
     this.requireStation(stationId);
-    this.input(() => this.node.hopTo(stationId, this.now()));
+    this.input(() => this.node.hopTo(this.attachId(stationId), this.now()));
   }
 
   setOverlapMs(ms: number): void {
@@ -711,8 +905,15 @@ export class NodeRuntime implements RuntimeApi {
     return this.peers.get(peerId)?.name || peerId;
   }
 
+  private stationInfo(attachment: string): StationInfo | undefined {
+    const id = baseStation(attachment);
+    return this.stationList.find((s) => s.id === id);
+  }
+
   private label(stationId: string): string {
-    return this.stationList.find((s) => s.id === stationId)?.label ?? stationId;
+    const st = this.stationInfo(stationId);
+    if (!st) return stationId;
+    return stationId.includes('~') ? `${st.label} (this tab)` : st.label;
   }
 
   private note(kind: LogEntry['kind'], text: string): void {
@@ -723,7 +924,10 @@ export class NodeRuntime implements RuntimeApi {
 
   snapshot(): RuntimeSnapshot {
     const attached = new Map(this.node.stationList().map((s) => [s.id, s.state]));
-    const stations: StationView[] = this.stationList.map((s) => ({ ...s, attachment: attached.get(s.id) ?? 'detached' }));
+    const stations: StationView[] = this.stationList.map((s) => ({
+      ...s,
+      attachment: attached.get(this.attachId(s.id)) ?? attached.get(s.id) ?? 'detached',
+    }));
     const peers: PeerView[] = [];
     for (const p of this.peers.values()) {
       const s = p.session !== null ? this.node.session(p.session) : undefined;

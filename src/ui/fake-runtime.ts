@@ -3,6 +3,7 @@
 // preview page drives it from a real interval (startFakeClock). No WebRTC, no crypto, no randomness beyond a
 // seeded generator.
 
+import type { MoveProgress } from '../runtime/move.ts';
 import type {
   AttackKind,
   AttackResult,
@@ -313,6 +314,21 @@ export class FakeRuntime implements RuntimeApi {
     this.signaling = 'closed';
     this.logAt('signaling', 'signaling disconnected by the user; sessions continue');
     this.changed();
+  }
+
+  private move: MoveProgress = { phase: 'idle', forwardedIn: 0, forwardedOut: 0, url: null, detail: '' };
+
+  /** Pretends to hand over: waiting, then forwarding for a second of fake time, then done. */
+  async startMove(): Promise<string> {
+    const url = 'http://fake.invalid/?move=preview';
+    this.move = { phase: 'waiting', forwardedIn: 0, forwardedOut: 0, url, detail: 'open the new tab' };
+    this.logAt('runtime', 'move started: open the new tab');
+    this.changed();
+    return url;
+  }
+
+  moveProgress(): MoveProgress {
+    return { ...this.move };
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------
