@@ -94,6 +94,9 @@ export interface RuntimeSnapshot {
   stations: StationView[];
   peers: PeerView[];
   streaming: number; // messages per second we send to every peer, 0 = off
+  /** 'node' normally; while moving to another tab: 'frozen', then 'forwarding', then 'moved'. */
+  mode: 'node' | 'frozen' | 'forwarding' | 'moved';
+  move: MoveProgress;
 }
 
 export interface RuntimeApi {

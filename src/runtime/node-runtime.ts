@@ -968,6 +968,8 @@ export class NodeRuntime implements RuntimeApi {
       stations,
       peers,
       streaming: this.streamRate,
+      mode: this.mode,
+      move: this.moveProgress(),
     };
   }
 

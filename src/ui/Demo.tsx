@@ -13,6 +13,7 @@
 //   node-name, node-fingerprint, room
 //   signaling-status               text = RuntimeSnapshot.signaling; data-state likewise
 //   disconnect-signaling           button
+//   move-panel                     data-phase = MoveProgress.phase; start-move (button), move-status, move-link, move-forwarded
 //   action-error, dismiss-error    the last failed action (only while there is one)
 //   invite-link                    <a>, text and href = the invite link
 //   copy-invite                    button; data-state idle | copied | failed
@@ -53,6 +54,7 @@ import { Chat } from './Chat.tsx';
 import { Eavesdropper } from './Eavesdropper.tsx';
 import { EventLog } from './EventLog.tsx';
 import { Invite } from './Invite.tsx';
+import { MovePanel } from './MovePanel.tsx';
 import { NetworksPanel } from './NetworksPanel.tsx';
 import { PeerView } from './PeerView.tsx';
 import { SelfCheckCard } from './SelfCheckCard.tsx';
@@ -99,6 +101,7 @@ export function DemoView({ ui, selfcheck }: { ui: UiState; selfcheck?: DemoProps
         <Chat ui={ui} />
         <Eavesdropper ui={ui} />
       </div>
+      <MovePanel ui={ui} />
       <EventLog ui={ui} />
       {selfcheck && (
         <details class="selfcheck-details" data-testid="selfcheck-details" open>

@@ -135,6 +135,8 @@ export class FakeRuntime implements RuntimeApi {
       fingerprint: 'a11c:e5f0:83d2:9c4b',
       room: this.room,
       signaling: this.signaling,
+      mode: 'node',
+      move: { ...this.move },
       stations: this.stations.map((s) => ({ ...s, iceServer: { ...s.iceServer } })),
       peers: this.peers.map((p) => ({
         ...p.view,

@@ -53,6 +53,8 @@ export interface UiActions {
   sendChat(text: string): boolean;
   attack(kind: AttackKind, peerId?: string): Promise<AttackResult | null>;
   disconnectSignaling(): void;
+  /** Moves the node to another tab: opens it (the browser may ask to allow the pop-up). */
+  startMove(open?: (url: string) => void): Promise<string | null>;
   clearError(): void;
 }
 
@@ -280,6 +282,14 @@ export function createUiState(runtime: RuntimeApi, opts: UiStateOptions = {}): U
       return result;
     },
     disconnectSignaling: () => runtime.disconnectSignaling(),
+    async startMove(open) {
+      let url: string | null = null;
+      await run('move', 'Move to another tab', async () => {
+        url = await runtime.startMove();
+        open?.(url);
+      });
+      return url;
+    },
     clearError: () => void (lastError.value = null),
   };
 
