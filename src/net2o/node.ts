@@ -145,15 +145,10 @@ export class Node {
    * Moving to another host: every established session is exported and retired here. This node must send
    * nothing afterwards; the new host restores with `new Node({ snapshot })` + `adopt(now)`.
    */
-  exportForMove(): NodeSnapshot {
+  exportForMove(opts: { retire?: boolean } = {}): NodeSnapshot {
     const sessions: SessionSnapshot[] = [];
-    for (const s of this.established()) {
-      sessions.push(s.exportForMove());
-      s.retire();
-    }
-    this.sessions.clear();
-    this.pending.clear();
-    this.stateless.length = 0;
+    for (const s of this.established()) sessions.push(s.exportForMove());
+    if (opts.retire ?? true) this.retire();
     return {
       identity: this.identity,
       name: this.name,
@@ -164,6 +159,14 @@ export class Node {
       sessions,
       counters: { ...this.counters, rejected: { ...this.counters.rejected } },
     };
+  }
+
+  /** After a move committed: every session retired, nothing is ever sent again from here. */
+  retire(): void {
+    for (const s of this.sessions.values()) if (s.state === 'established') s.retire();
+    this.sessions.clear();
+    this.pending.clear();
+    this.stateless.length = 0;
   }
 
   /**

@@ -3,10 +3,10 @@
 import { mkdir } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectConsoleErrors, launchBrowser, startTestStack, type TestBrowser, type TestStack } from './harness.ts';
+import { collectConsoleErrors, launchBrowser, SCREENSHOTS_DIR, startTestStack, type TestBrowser, type TestStack } from './harness.ts';
 import { sleep, waitFor } from './pages.ts';
 
-const SHOTS = 'docs/screenshots';
+const SHOTS = SCREENSHOTS_DIR;
 
 const text = (p: Page, testid: string) => p.getByTestId(testid).first().innerText();
 const counter = async (p: Page, name: string) => {

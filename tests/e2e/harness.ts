@@ -175,3 +175,9 @@ export function collectConsoleErrors(page: Page): ConsoleErrors {
   page.on('requestfailed', (req) => errors.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
   return { errors };
 }
+
+/**
+ * Where tests save screenshots: test-results/screenshots (ignored by git). To refresh the committed pictures
+ * the README shows, run the tests with NET2O_SCREENSHOTS_DIR=docs/screenshots.
+ */
+export const SCREENSHOTS_DIR = process.env.NET2O_SCREENSHOTS_DIR ?? 'test-results/screenshots';

@@ -1,14 +1,14 @@
 // The demo UI against the fake runtime (/ui-preview.html, Vite dev): clicking hop, lose coverage, an attack and
 // chat changes what the page shows; no console errors; no horizontal scrolling at 375 px; screenshots in light
-// and dark at desktop and phone width go to docs/screenshots/.
+// and dark at desktop and phone width go to SCREENSHOTS_DIR (harness.ts).
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectConsoleErrors, launchBrowser, startTestStack, type ConsoleErrors, type TestBrowser, type TestStack } from './harness.ts';
+import { collectConsoleErrors, launchBrowser, SCREENSHOTS_DIR, startTestStack, type ConsoleErrors, type TestBrowser, type TestStack } from './harness.ts';
 
-const SCREENSHOTS = join(import.meta.dirname, '../../docs/screenshots');
+const SCREENSHOTS = SCREENSHOTS_DIR;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 375, height: 812 };
 
