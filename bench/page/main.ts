@@ -64,6 +64,8 @@ export interface BenchApi {
   bulkReset(): void;
   /** ours: hops and resolves once every session's active path is on `station` (ms after the hop started), or null. */
   hopAndWait(station: string, timeoutMs: number): Promise<{ ms: number | null; sessions: number; moved: number }>;
+  /** The station our end of the path in use goes through now (ice: from getStats' selected pair). */
+  pathStation(): Promise<string | null>;
   /** ICE connection state changes (ice mode) as [state, wallTime]. */
   iceStates(): Array<[string, number]>;
   connected(): boolean;
@@ -273,6 +275,7 @@ async function startOurs(cfg: ClientConfig): Promise<BenchApi> {
       current = st;
       return { ms, ...last };
     },
+    pathStation: async () => rt.snapshot().peers[0]?.paths.find((x) => x.isActive)?.localStation ?? null,
     iceStates: () => [],
     connected: () => rt.snapshot().peers.some((p) => p.state === 'established'),
     close: () => rt.stop(),
@@ -459,6 +462,18 @@ async function startIce(cfg: ClientConfig, stations: StationInfo[]): Promise<Ben
     bulkRx: () => rec.bulkRx(),
     bulkReset: () => rec.bulkReset(),
     hopAndWait: () => Promise.reject(new Error('ours only')),
+    async pathStation() {
+      const stats = await pc.getStats();
+      let pairId: string | undefined;
+      stats.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
+        if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+      });
+      const pair = pairId ? (stats.get(pairId) as { localCandidateId?: string } | undefined) : undefined;
+      const cand = pair?.localCandidateId ? (stats.get(pair.localCandidateId) as { url?: string; port?: number } | undefined) : undefined;
+      if (!cand) return null;
+      const st = stations.find((x) => cand.url && x.iceServer.urls.includes(cand.url.replace(/^turn:/, '')));
+      return st?.id ?? `?${cand.url ?? ''}`;
+    },
     iceStates: () => states,
     connected: () => dc?.readyState === 'open',
     async close() {
@@ -563,6 +578,7 @@ async function startReconnect(cfg: ClientConfig, stations: StationInfo[]): Promi
     bulkRx: () => rec.bulkRx(),
     bulkReset: () => rec.bulkReset(),
     hopAndWait: () => Promise.reject(new Error('ours only')),
+    pathStation: async () => (isOpen() ? current : null),
     iceStates: () => [],
     connected: isOpen,
     async close() {
