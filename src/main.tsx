@@ -69,10 +69,13 @@ demo.ready = (async () => {
 window.net2oDemo = demo;
 
 /** Before the node has joined its room: the introduction and the self-check; then the live demo. */
+/** `?ui=0` keeps the page to the self-check (benchmarks measure the protocol, not the rendering). */
+const showDemo = new URLSearchParams(location.search).get('ui') !== '0';
+
 function Root() {
   const rt = runtimeSignal.value;
   const onRecheck = () => void selfcheck();
-  return rt ? <Demo runtime={rt} selfcheck={{ state, onRecheck }} /> : <App state={state} onRecheck={onRecheck} />;
+  return rt && showDemo ? <Demo runtime={rt} selfcheck={{ state, onRecheck }} /> : <App state={state} onRecheck={onRecheck} />;
 }
 
 render(<Root />, document.getElementById('app')!);

@@ -302,6 +302,7 @@ export class Node {
       remoteStation: reg.remoteStation ?? null,
       key: reg.key ?? null,
       relay: reg.relay ?? false,
+      session: reg.session ?? null,
     });
     // Keys name station pairs and repeat across sessions: the session id says which one this path serves.
     const s = reg.session !== undefined && reg.session !== null ? this.sessions.get(reg.session) : undefined;
@@ -384,9 +385,13 @@ export class Node {
       activeStations: () => this.activeStations(),
       pathInfo: (p) => {
         const r = this.pathRegistry.get(p);
+        // A transport registered for one session is not another session's registered path.
+        if (r && r.session !== undefined && r.session !== null && r.session !== id) return undefined;
         return r ? { key: r.key ?? null, localStation: r.localStation, remoteStation: r.remoteStation ?? null, relay: r.relay ?? false } : undefined;
       },
       onPathClosed: (sid, pathId, reason) => {
+        const r = this.pathRegistry.get(pathId);
+        if (r && r.session !== undefined && r.session !== null && r.session !== sid) return; // another session's transport
         this.pathRegistry.delete(pathId);
         this.closedPaths.push({ pathId, session: sid, reason });
         this.emit({ type: 'path-closed', session: sid, pathId, reason });

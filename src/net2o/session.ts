@@ -478,7 +478,7 @@ export class Session {
     if (this.state !== 'established') return t;
     // An ack waits for a path to carry it; with none, for the relay's pacing.
     if (this.activePath !== null) t = Math.min(t, this.acks.deadline);
-    else if (this.relayPath() && (this.cmdOut.hasPending || this.acks.pending)) t = Math.min(t, this.lastRelaySendAt + RELAY_INTERVAL_MS);
+    else if (this.relayPath() && (this.cmdOut.hasPending || this.acks.pending)) t = Math.min(t, Math.max(this.lastRelaySendAt + RELAY_INTERVAL_MS, this.relayGraceEnd()));
     t = Math.min(t, this.lossTime);
     if (this.sent.size > 0) t = Math.min(t, this.ptoDeadline());
     for (const p of this.paths.values()) {
@@ -624,7 +624,7 @@ export class Session {
    */
   private pollRelay(now: number): { pathId: PathId; data: Uint8Array } | null {
     const relay = this.relayPath();
-    if (!relay || now < this.lastRelaySendAt + RELAY_INTERVAL_MS) return null;
+    if (!relay || now < this.lastRelaySendAt + RELAY_INTERVAL_MS || !this.relayWanted(now)) return null;
     if (!this.cmdOut.hasPending && !this.acks.pending) return null;
     const frames: Frame[] = [];
     let used = 0;
@@ -645,12 +645,47 @@ export class Session {
     return this.seal(frames, chunks, relay, now);
   }
 
+  /**
+   * Recovery is for when no path is left: every path closed, or every one silent (suspected) for
+   * RELAY_GRACE_MS. A path that is merely slow for a moment, as during a hop on a busy machine, is not "none".
+   */
+  relayWanted(now: number): boolean {
+    if (this.state !== 'established' || this.activePath !== null) return false;
+    let since = -Infinity;
+    for (const p of this.paths.values()) {
+      if (p.relay || p.closed) continue;
+      // A path being validated will work (or fail) within VALIDATION_TIMEOUT_MS: wait for it.
+      if (!p.validated) {
+        if (p.challenge) return false;
+        continue;
+      }
+      if (!p.suspected) return false;
+      since = Math.max(since, p.suspectedAt);
+    }
+    return now >= since + RELAY_GRACE_MS;
+  }
+
   private relayPath(): PathState | undefined {
     for (const p of this.paths.values()) if (p.relay && !p.closed) return p;
     return undefined;
   }
 
   private lastRelaySendAt = -Infinity;
+
+  /** When relayWanted() turns true if nothing changes (a working path: never by itself). */
+  private relayGraceEnd(): number {
+    let since = -Infinity;
+    for (const p of this.paths.values()) {
+      if (p.relay || p.closed) continue;
+      if (!p.validated) {
+        if (p.challenge) return Infinity; // validation ends by success or its own timeout
+        continue;
+      }
+      if (!p.suspected) return Infinity;
+      since = Math.max(since, p.suspectedAt);
+    }
+    return since + RELAY_GRACE_MS;
+  }
 
   private ackFrame(now: number): Frame | null {
     const a = this.acks.take(now);
@@ -803,10 +838,13 @@ export class Session {
   }
 }
 
-/** Relay packets stay small (the signaling server's frame limit is 64 KiB, base64 adds a third). */
-const RELAY_MAX_BODY = 8 * 1024;
+/** A relay packet may be as large as any (16 KiB body: 22 KiB in base64, under the signaling server's 64 KiB
+ * frame limit), so a command chunk cut for a real path always fits. */
+const RELAY_MAX_BODY = MAX_BODY_SIZE;
 /** At most one relay packet per this interval: the signaling server allows 50 messages a second. */
 const RELAY_INTERVAL_MS = 25;
+/** Paths silent this long (all suspected) count as gone: recovery through the relay may begin. */
+const RELAY_GRACE_MS = 1_000;
 
 /** type ‖ stream ‖ seq ‖ offset ‖ fin ‖ length: at most 1 + 8 + 8 + 8 + 1 + 4 bytes. */
 const STREAM_FRAME_OVERHEAD = 30;

@@ -1,6 +1,6 @@
 // The invite: room and secret in the URL fragment (never sent to any server), name and station as parameters.
 import { INVITE_SECRET_SIZE } from '../net2o/constants.ts';
-import { base64url, fromBase64url } from './node-runtime.ts';
+import { base64url, fromBase64url } from './base64.ts';
 
 export interface Invite {
   room: string;

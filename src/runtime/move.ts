@@ -10,7 +10,8 @@
 //   tab 1 → commit       tab 2 starts sending (packet numbers continue where tab 1 stopped)
 //   both  → pkt          forwarded packets, label in the path field
 //   tab 2 → close(label) a forwarded path is no longer needed; tab 1 closes that transport
-//   either → abort / bye a tab closing mid-move: before the commit the move is cancelled, after it completes
+//   abort / bye          a tab closing or giving up mid-move: before the commit the move is cancelled (tab 1
+//                        stays the node); after it, the move is complete and tab 1 just stops forwarding
 import type { StationInfo } from '../../signaling-server/contracts.ts';
 import { HEADER_PATH_OFFSET } from '../net2o/constants.ts';
 import type { SessionId } from '../net2o/events.ts';
@@ -150,6 +151,7 @@ export class MoveSource {
       }
       case 'abort':
         if (this.progress.phase === 'handing-over') this.abort(m.reason);
+        else if (this.progress.phase === 'forwarding') this.finish(); // the new tab is gone: nothing to forward to
         return;
       case 'bye':
         if (this.progress.phase === 'forwarding') this.finish();
@@ -261,7 +263,10 @@ export function acceptMove(moveId: string): Promise<AcceptedMove> {
 function completeMove(rt: NodeRuntime, state: Extract<Msg, { t: 'state' }>, channel: BroadcastChannel, stationOf: (a: string) => StationInfo | undefined): Promise<void> {
   const byLabel = new Map<number, ForwardedTransport>();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the old tab did not commit the move')), MOVE_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      channel.postMessage({ t: 'abort', reason: 'the new tab gave up waiting' } satisfies Msg);
+      reject(new Error('the old tab did not commit the move'));
+    }, MOVE_TIMEOUT_MS);
     channel.onmessage = (ev: MessageEvent<Msg>) => {
       const m = ev.data;
       switch (m.t) {

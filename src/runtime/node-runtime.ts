@@ -18,16 +18,24 @@ import type {
   StationView,
   WireSighting,
 } from './api.ts';
+import { base64url, fromBase64url } from './base64.ts';
 import { decodeApp, encodeChat, encodeTick, TickStats } from './demo-stream.ts';
+import { craftAttack, Eavesdropper } from './eavesdropper.ts';
+import { MAX_CONNECTION_TAG } from '../net2o/constants.ts';
 import { describeEvent } from './describe.ts';
 import { MoveSource, type MoveProgress } from './move.ts';
 import type { PathTransport, TransportFactory } from './transport.ts';
 
 const LOG_LIMIT = 500;
+/** The demo stream's timer period, and the most ticks it sends at once to catch up after a stall. */
+const STREAM_TIMER_MS = 5;
+const STREAM_BURST_MAX = 50;
+/** Below the signaling server's limit (50/s, burst 100), whatever the number of sessions relaying. */
+const RELAY_RATE_PER_SEC = 40;
+const RELAY_BURST = 40;
 /** Reconnect backoff for the signaling server, when recovery needs it. */
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
-const WIRE_LIMIT = 200;
 const CHAT_LIMIT = 200;
 /** The largest delay setTimeout takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -102,14 +110,14 @@ export class NodeRuntime implements RuntimeApi {
   private readonly introOfTransport = new Map<PathId, string>();
   private readonly stationList: StationInfo[] = [];
   private readonly logEntries: LogEntry[] = [];
-  private readonly wireLog: WireSighting[] = [];
   private readonly chatLog: Array<{ at: number; from: string; text: string; mine: boolean }> = [];
   private readonly listeners = new Set<() => void>();
   private signaling: SignalingClient | null = null;
   private signalingState: RuntimeSnapshot['signaling'] = 'connecting';
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
-  private blocked = false;
+  /** The transport whose send buffer is full: sending pauses until it drains or closes. */
+  private blockedOn: PathId | null = null;
   private streamTimer: ReturnType<typeof setInterval> | null = null;
   private streamRate = 0;
   private tickSeq = 0;
@@ -172,14 +180,14 @@ export class NodeRuntime implements RuntimeApi {
       if (this.signaling !== sig) return;
       if (this.signalingState !== 'closed') this.signalingState = 'disconnected';
       this.note('signaling', 'signaling server connection closed; open sessions and hops do not need it');
-      this.afterInput();
+      this.input(() => {});
     });
     try {
       const { peers } = await sig.join(this.opts.room, this.opts.nodeId, this.opts.name);
       this.signalingState = 'connected';
       this.reconnectDelay = RECONNECT_MIN_MS;
       this.note('signaling', `joined room ${this.opts.room} (${peers.length} other node${peers.length === 1 ? '' : 's'})`);
-      this.afterInput();
+      this.input(() => {});
       return peers;
     } catch (e) {
       if (this.signaling === sig) this.signalingState = 'disconnected';
@@ -194,7 +202,8 @@ export class NodeRuntime implements RuntimeApi {
    */
   private ensureSignaling(): void {
     if (this.stopped || this.reconnecting || this.signalingState === 'connected' || this.signalingState === 'connecting') return;
-    if (![...this.node.sessions.values()].some((s) => s.state === 'established' && s.activePath === null)) return;
+    const now = this.now();
+    if (![...this.node.sessions.values()].some((s) => s.relayWanted(now))) return;
     this.reconnecting = true;
     const delay = this.reconnectDelay;
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
@@ -237,8 +246,7 @@ export class NodeRuntime implements RuntimeApi {
       return;
     }
     const id = this.relayPathId(p.session);
-    this.capturedRelayed.push({ from, data: bytes.slice() });
-    if (this.capturedRelayed.length > 20) this.capturedRelayed.shift();
+    this.eavesdropper.recordRelayed(from, bytes);
     this.input(() => {
       this.sighting('in', id, bytes);
       this.node.handleDatagram(id, bytes, this.now());
@@ -434,7 +442,7 @@ export class NodeRuntime implements RuntimeApi {
           this.onData(t, d);
         },
         onClose: (r) => this.transportClosed(t, r),
-        onDrain: () => this.input(() => {}),
+        onDrain: () => this.input(() => this.drained(t)),
       },
     );
     this.intro.set(peerId, { transport: t, remoteStation: '', initiator: true });
@@ -459,7 +467,7 @@ export class NodeRuntime implements RuntimeApi {
             this.onData(t, x);
           },
           onClose: (r) => this.transportClosed(t, r),
-          onDrain: () => this.input(() => {}),
+          onDrain: () => this.input(() => this.drained(t)),
         },
       );
       rec = { transport: t, remoteStation: d.station, initiator: false };
@@ -507,7 +515,10 @@ export class NodeRuntime implements RuntimeApi {
   }
 
   private flush(): void {
-    if (this.blocked) return;
+    if (this.blockedOn !== null) {
+      if (this.transports.get(this.blockedOn)?.isOpen) return;
+      this.blockedOn = null; // it closed instead of draining
+    }
     const now = this.now();
     for (let guard = 0; guard < 100_000; guard++) {
       const pkt = this.node.pollTransmit(now);
@@ -515,9 +526,13 @@ export class NodeRuntime implements RuntimeApi {
       if (pkt.pathId < 0) {
         // The relay: an encrypted packet, opaque to the server. Lost if it is unreachable (the core resends).
         const peerId = this.peerOfSession.get(-pkt.pathId);
-        if (peerId && this.signalingState === 'connected') {
+        if (peerId && this.signalingState === 'connected' && this.relayTokens(now)) {
           this.sighting('out', pkt.pathId, pkt.data);
-          this.signaling?.resume(peerId, base64url(pkt.data));
+          try {
+            this.signaling?.resume(peerId, base64url(pkt.data));
+          } catch {
+            // The connection is not open (closing, or reconnecting): the core resends after its PTO.
+          }
         }
         continue;
       }
@@ -525,7 +540,7 @@ export class NodeRuntime implements RuntimeApi {
       if (!t || !t.isOpen) continue; // its transport is gone: the core learns that on its own (liveness)
       this.sighting('out', pkt.pathId, pkt.data);
       if (!t.send(pkt.data)) {
-        this.blocked = true; // resumes on the transport's onDrain
+        this.blockedOn = t.id; // resumes on its onDrain, or when it closes
         return;
       }
     }
@@ -563,7 +578,23 @@ export class NodeRuntime implements RuntimeApi {
     });
   }
 
+  /** One token bucket for everything relayed: the signaling server allows 50 messages a second per node. */
+  private relayBucket = { tokens: RELAY_BURST, at: 0 };
+  private relayTokens(now: number): boolean {
+    const b = this.relayBucket;
+    b.tokens = Math.min(RELAY_BURST, b.tokens + ((now - b.at) * RELAY_RATE_PER_SEC) / 1000);
+    b.at = now;
+    if (b.tokens < 1) return false; // dropped: the core resends it
+    b.tokens -= 1;
+    return true;
+  }
+
+  private drained(t: PathTransport): void {
+    if (this.blockedOn === t.id) this.blockedOn = null;
+  }
+
   private transportClosed(t: PathTransport, reason: string): void {
+    if (this.blockedOn === t.id) this.blockedOn = null;
     if (this.mode === 'forwarding' || this.mode === 'moved') {
       if (this.transports.delete(t.id)) this.move?.transportClosed(t.id);
       return;
@@ -624,7 +655,6 @@ export class NodeRuntime implements RuntimeApi {
         }
         if (peerId && e.peerName) this.peer(peerId).name = e.peerName;
         this.node.addPath(this.relayPathId(e.session), { localStation: 'signaling', session: e.session, relay: true }, now);
-        if (this.streamRate > 0) this.sendTick(e.session);
         break;
       }
       case 'message':
@@ -682,10 +712,7 @@ export class NodeRuntime implements RuntimeApi {
           this.onData(t, d);
         },
         onClose: (r) => this.transportClosed(t, r),
-        onDrain: () =>
-          this.input(() => {
-            this.blocked = false;
-          }),
+        onDrain: () => this.input(() => this.drained(t)),
       },
     );
     const rec = { session, key, localStation, remoteStation, transport: t };
@@ -720,12 +747,18 @@ export class NodeRuntime implements RuntimeApi {
     this.stopStream();
     if (!(perSecond > 0)) return;
     this.streamRate = Math.min(perSecond, 1000);
+    // Paced by elapsed time, not by timer callbacks: a busy page still sends at the asked rate (in small bursts).
+    const start = this.now();
+    const firstSeq = this.tickSeq;
     this.streamTimer = setInterval(() => {
       this.input(() => {
-        for (const [sid, s] of this.node.sessions) if (s.state === 'established') this.sendTick(sid);
-        this.tickSeq++;
+        const due = firstSeq + Math.floor(((this.now() - start) * this.streamRate) / 1000) + 1;
+        for (let n = 0; this.tickSeq < due && n < STREAM_BURST_MAX; n++) {
+          for (const [sid, s] of this.node.sessions) if (s.state === 'established') this.sendTick(sid);
+          this.tickSeq++;
+        }
       });
-    }, 1000 / this.streamRate);
+    }, STREAM_TIMER_MS);
   }
 
   stopStream(): void {
@@ -796,54 +829,31 @@ export class NodeRuntime implements RuntimeApi {
 
   // ------------------------------------------------------------------ attacks ("what an eavesdropper sees")
 
-  private readonly capturedRelayed: Array<{ from: string; data: Uint8Array }> = [];
+  private readonly eavesdropper = new Eavesdropper();
 
   async attack(kind: AttackKind, peerId?: string): Promise<AttackResult> {
-    if (kind === 'relay-replay' || kind === 'relay-forge') return this.attackRelay(kind);
-    const target = peerId ? this.peers.get(peerId) : [...this.peers.values()].find((p) => p.session !== null);
-    const s = target?.session != null ? this.node.session(target.session) : undefined;
-    const captured = [...this.capturedIn].reverse().find((c) => c.session === s?.id);
-    if (!s || !captured) return { kind, rejected: false, reason: 'nothing captured yet', returnAddressUnchanged: true };
-    const retBefore = s.returnPath;
-    const before = this.totalRejected();
-    const pkt = captured.data.slice();
-    const dv = new DataView(pkt.buffer);
-    if (kind === 'forge') {
-      // A packet to the live address with a fresh packet number and random contents.
-      dv.setUint32(18, dv.getUint32(18, true) + 1_000, true);
-      crypto.getRandomValues(pkt.subarray(26));
-    } else if (kind === 'hijack') {
-      // Claim a much higher packet number (the header is authenticated, so the tag fails).
-      dv.setUint32(18, dv.getUint32(18, true) + 100_000, true);
+    if (kind === 'relay-replay' || kind === 'relay-forge') {
+      // Plays a malicious signaling server: re-delivers an earlier resumption, or one under wrong keys.
+      const captured = this.eavesdropper.lastRelayed();
+      if (!captured) return { kind, rejected: false, reason: 'no resumption seen yet', returnAddressUnchanged: true };
+      const pkt = craftAttack(kind, captured.data, (b) => crypto.getRandomValues(b));
+      return this.runAttack(kind, this.peers.get(captured.from)?.session ?? null, () => this.onRelayed(captured.from, base64url(pkt)));
     }
-    // 'replay': the captured packet, unchanged, from a path the node never opened.
-    const fakePath = -1 - Math.floor(Math.random() * 1e6);
-    this.input(() => this.node.handleDatagram(fakePath, pkt, this.now()));
-    const rejected = this.totalRejected() > before;
-    const result: AttackResult = {
-      kind,
-      rejected,
-      reason: rejected ? (this.lastRejection?.reason ?? '?') : 'accepted',
-      returnAddressUnchanged: s.returnPath === retBefore,
-    };
-    this.note('attack', `${kind}: ${rejected ? `rejected (${result.reason})` : 'NOT rejected'}; return address ${result.returnAddressUnchanged ? 'unchanged' : 'MOVED'}`);
-    return result;
+    const target = peerId ? this.peers.get(peerId) : [...this.peers.values()].find((p) => p.session !== null);
+    const session = target?.session ?? null;
+    const captured = session !== null ? this.eavesdropper.lastCaptured(session) : undefined;
+    if (!captured) return { kind, rejected: false, reason: 'nothing captured yet', returnAddressUnchanged: true };
+    const pkt = craftAttack(kind, captured, (b) => crypto.getRandomValues(b));
+    // Injected from a path the node never opened, as an on-path attacker would.
+    const fakePath = -1 - Math.floor(Math.random() * 1e6) - MAX_CONNECTION_TAG;
+    return this.runAttack(kind, session, () => this.input(() => this.node.handleDatagram(fakePath, pkt, this.now())));
   }
 
-  /** Plays a malicious signaling server: re-delivers an earlier resumption packet, or one under wrong keys. */
-  private attackRelay(kind: 'relay-replay' | 'relay-forge'): AttackResult {
-    const captured = this.capturedRelayed[this.capturedRelayed.length - 1];
-    if (!captured) return { kind, rejected: false, reason: 'no resumption seen yet', returnAddressUnchanged: true };
-    const s = this.node.session(this.peers.get(captured.from)?.session ?? -1);
+  private runAttack(kind: AttackKind, session: SessionId | null, inject: () => void): AttackResult {
+    const s = session !== null ? this.node.session(session) : undefined;
     const retBefore = s?.returnPath ?? null;
     const before = this.totalRejected();
-    const pkt = captured.data.slice();
-    if (kind === 'relay-forge') {
-      const dv = new DataView(pkt.buffer);
-      dv.setUint32(18, dv.getUint32(18, true) + 1_000, true); // a fresh packet number...
-      crypto.getRandomValues(pkt.subarray(26)); // ...sealed with keys the server does not have
-    }
-    this.onRelayed(captured.from, base64url(pkt));
+    inject();
     const rejected = this.totalRejected() > before;
     const result: AttackResult = {
       kind,
@@ -859,34 +869,11 @@ export class NodeRuntime implements RuntimeApi {
     return Object.values(this.node.counters.rejected).reduce((a, b) => a + b, 0);
   }
 
-  private readonly capturedIn: Array<{ session: SessionId; data: Uint8Array }> = [];
-
   private sighting(direction: 'in' | 'out', pathId: PathId, data: Uint8Array): void {
-    let h;
-    try {
-      h = decodePacket(data);
-    } catch {
-      return;
-    }
-    const session = direction === 'in' ? h.connectionTag : this.sessionOfPeerTag(h.connectionTag);
-    if (direction === 'in' && !(h.tags & 0x04)) {
-      this.capturedIn.push({ session: h.connectionTag, data: data.slice() });
-      if (this.capturedIn.length > 20) this.capturedIn.shift();
-    }
-    const peerId = session !== undefined ? (this.peerOfSession.get(session) ?? null) : null;
-    this.wireLog.push({
-      at: this.now(),
-      direction,
-      peerId,
-      pathId,
-      size: data.length,
-      flags: data[0]!,
-      tags: h.tags,
-      address: toHex(data.subarray(18, 26).slice().reverse()),
-      connectionTag: h.connectionTag.toString(16).padStart(6, '0'),
-      packetNumber: h.packetNumber,
+    this.eavesdropper.record(direction, pathId, data, this.now(), (tag, dir) => {
+      const session = dir === 'in' ? tag : this.sessionOfPeerTag(tag);
+      return session !== undefined ? (this.peerOfSession.get(session) ?? null) : null;
     });
-    if (this.wireLog.length > WIRE_LIMIT) this.wireLog.splice(0, this.wireLog.length - WIRE_LIMIT);
   }
 
   private sessionOfPeerTag(tag: number): SessionId | undefined {
@@ -950,7 +937,7 @@ export class NodeRuntime implements RuntimeApi {
           bytesSent: x.bytesSent,
           bytesReceived: x.bytesReceived,
         })),
-        recovering: s?.state === 'established' && s.activePath === null,
+        recovering: s ? s.relayWanted(this.now()) : false,
         rttMs: s && s.rtt.samples > 0 ? Math.round(s.rtt.smoothed * 10) / 10 : null,
         stats: { ...p.ticks.s },
         hopsSurvived: p.hops,
@@ -987,7 +974,7 @@ export class NodeRuntime implements RuntimeApi {
   }
 
   wire(): readonly WireSighting[] {
-    return this.wireLog;
+    return this.eavesdropper.wire;
   }
 
   chat(): readonly { at: number; from: string; text: string; mine: boolean }[] {
@@ -1003,15 +990,4 @@ export class NodeRuntime implements RuntimeApi {
   counters() {
     return { ...this.node.counters, rejected: { ...this.node.counters.rejected } };
   }
-}
-
-export function base64url(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-export function fromBase64url(s: string): Uint8Array {
-  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(b, (c) => c.charCodeAt(0));
 }

@@ -1,6 +1,6 @@
 // A path's transport: one datagram channel between one of our stations and one of the peer's. The runtime
 // sees only this contract; the WebRTC data channel (webrtc-transport.ts) and the in-memory channel below both
-// pass one shared contract suite (tests/unit/transport-contract.ts), so what the simulator proves carries over.
+// pass one shared contract suite (tests/contract/transport-contract.ts), so what the simulator proves carries over.
 import type { StationInfo } from '../../signaling-server/contracts.ts';
 
 export interface TransportEvents {

@@ -114,6 +114,9 @@ class WebRtcTransport implements PathTransport {
     this.drainTimer = null;
     this.peer.removeAllListeners('signal');
     this.peer.removeAllListeners('data');
+    // simple-peer 9.11.1 leaves its 5 s ICE-complete timer running after destroy(): clear it, so a closed
+    // path holds nothing alive.
+    clearTimeout((this.peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer);
     this.peer.destroy();
     this.events.onClose(reason);
   }

@@ -30,6 +30,8 @@ interface Link {
   a: End; // offerer
   b: End; // answerer
   alive: boolean;
+  /** The answering end's registration, until the answer reaches the offerer. */
+  pendingB?: { remoteStation: string; key: string; session: number } | null;
 }
 
 interface Delivery {
@@ -191,13 +193,21 @@ export class Network {
           if (!entry || !entry.link.alive) return;
           const link = entry.link;
           if (link.b.node !== n) return;
-          this.openEnd(link.b, link.a.station, e.key, e.session);
+          // Like WebRTC: the answering end opens only once the answer reached the offerer (ICE/DTLS done).
+          link.pendingB = { remoteStation: link.a.station, key: e.key, session: e.session };
           n.node.sendPathSignal(e.session, e.key, utf8(`answer:${link.b.pathId}`));
         } else if (text.startsWith('answer:')) {
           const link = this.setups.get(`${n.name}:${e.session}:${e.key}`);
           if (!link || !link.alive) return;
           this.setups.delete(`${n.name}:${e.session}:${e.key}`);
           this.openEnd(link.a, link.b.station, e.key, e.session);
+          const pb = link.pendingB;
+          if (pb) {
+            link.pendingB = null;
+            this.schedule(this.now + this.stationDelay(link.a.station, link.b.station), () => {
+              if (link.alive) this.openEnd(link.b, pb.remoteStation, pb.key, pb.session);
+            });
+          }
         }
         return;
       }

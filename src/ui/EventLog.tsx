@@ -5,7 +5,17 @@ import { peerName, seconds } from './format.ts';
 import type { UiState } from './state.ts';
 
 /** Rendering thousands of rows would cost more than it tells; the filter finds older entries. */
-export const LOG_ROWS_SHOWN = 200;
+export const LOG_ROWS_SHOWN = 150;
+
+/** A stable key per log entry (the runtime keeps the same objects): a new entry inserts one row, and the
+ * rows below it are not rebuilt. */
+const keys = new WeakMap<object, number>();
+let nextKey = 0;
+function entryKey(e: object): number {
+  let k = keys.get(e);
+  if (k === undefined) keys.set(e, (k = nextKey++));
+  return k;
+}
 
 export function EventLog({ ui }: { ui: UiState }) {
   const { groups, text } = ui.logFilter;
@@ -49,8 +59,8 @@ export function EventLog({ ui }: { ui: UiState }) {
         data-testid="log-text"
       />
       <ol class="log" data-testid="event-log" reversed>
-        {entries.slice(0, LOG_ROWS_SHOWN).map((e, i) => (
-          <li key={`${e.at}-${i}-${e.kind}`} class={`log-entry group-${groupOf(e.kind)}`} data-kind={e.kind} data-testid="log-entry">
+        {entries.slice(0, LOG_ROWS_SHOWN).map((e) => (
+          <li key={entryKey(e)} class={`log-entry group-${groupOf(e.kind)}`} data-kind={e.kind} data-testid="log-entry">
             <span class="log-at">{seconds(e.at)}</span>
             <span class="log-kind">{e.kind}</span>
             <span class="log-text">

@@ -88,15 +88,24 @@ export interface UiState {
   dispose(): void;
 }
 
+/** The UI reads the runtime at most this often: the counters stay live, the page stays light (a busy main
+ * thread delays the protocol's own timers and packets). */
+export const UI_MIN_FLUSH_INTERVAL_MS = 100;
+let lastFlushAt = -Infinity;
+
 export function defaultSchedule(run: () => void): void {
   let done = false;
   const once = (): void => {
     if (done) return;
     done = true;
+    lastFlushAt = performance.now();
     run();
   };
-  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(once);
-  setTimeout(once, UI_FLUSH_FALLBACK_MS);
+  const wait = Math.max(0, lastFlushAt + UI_MIN_FLUSH_INTERVAL_MS - performance.now());
+  setTimeout(() => {
+    if (typeof requestAnimationFrame === 'function') requestAnimationFrame(once);
+    setTimeout(once, UI_FLUSH_FALLBACK_MS);
+  }, wait);
 }
 
 export function createUiState(runtime: RuntimeApi, opts: UiStateOptions = {}): UiState {
