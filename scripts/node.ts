@@ -18,7 +18,8 @@ import WebSocket from 'ws';
 import type { StationInfo } from '../signaling-server/contracts.ts';
 import type { WebSocketConstructorLike } from '../signaling-server/client.ts';
 import { INVITE_SECRET_SIZE } from '../src/net2o/constants.ts';
-import { fromBase64url, NodeRuntime } from '../src/runtime/node-runtime.ts';
+import { fromBase64url } from '../src/runtime/base64.ts';
+import { NodeRuntime } from '../src/runtime/node-runtime.ts';
 import { createSodiumCrypto } from '../src/runtime/sodium-crypto.ts';
 import { WebRtcFactory } from '../src/runtime/webrtc-transport.ts';
 
