@@ -1,5 +1,6 @@
 // Helpers for tests that drive pages through `window.net2oDemo`.
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import type { Net2oDemo } from '../../src/main.tsx';
 import type { TestBrowser, TestStack } from './harness.ts';
 
@@ -49,3 +50,23 @@ export const established = (page: Page, n: number) =>
   );
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops every page's stream, waits until each page delivered what every other page sent it, and checks
+ * exactly once, in order: nothing lost, duplicated or reordered.
+ */
+export async function expectExactlyOnce(pages: Page[]): Promise<void> {
+  for (const p of pages) await demo(p, (d) => d.stopStream());
+  for (const p of pages) {
+    const myId = await demo(p, (d) => d.nodeId);
+    for (const other of pages) {
+      if (other === p) continue;
+      const otherId = await demo(other, (d) => d.nodeId);
+      const sent = await demo(other, (d, id) => d.stats(id as string).sent, myId);
+      await waitFor(() => demo(p, (d, id) => d.stats(id as string).delivered, otherId), (n) => n >= sent, 10_000);
+      const got = await demo(p, (d, id) => d.stats(id as string), otherId);
+      expect(got.delivered).toBe(sent);
+      expect({ lost: got.lost, duplicated: got.duplicated, reordered: got.reordered }).toEqual({ lost: 0, duplicated: 0, reordered: 0 });
+    }
+  }
+}

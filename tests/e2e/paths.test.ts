@@ -3,26 +3,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectConsoleErrors, launchBrowser, startTestStack, type ConsoleErrors, type TestBrowser, type TestStack } from './harness.ts';
-import { demo, established, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+import { demo, established, expectExactlyOnce, inviteHash, openNode, sleep, waitFor } from './pages.ts';
 
 const RATE = 200; // messages a second, each way
-
-async function drainAndCheck(pages: Page[]) {
-  for (const p of pages) await demo(p, (d) => d.stopStream());
-  // Everything sent must arrive: wait until each page delivered what every peer sent it.
-  for (const p of pages) {
-    for (const other of pages) {
-      if (other === p) continue;
-      const otherId = await demo(other, (d) => d.nodeId);
-      const myId = await demo(p, (d) => d.nodeId);
-      const sent = await demo(other, (d, id) => d.stats(id as string).sent, myId);
-      await waitFor(() => demo(p, (d, id) => d.stats(id as string).delivered, otherId), (n) => n >= sent, 5_000);
-      const got = await demo(p, (d, id) => d.stats(id as string), otherId);
-      expect(got.delivered).toBe(sent);
-      expect({ lost: got.lost, duplicated: got.duplicated, reordered: got.reordered }).toEqual({ lost: 0, duplicated: 0, reordered: 0 });
-    }
-  }
-}
 
 describe('real paths in Chromium', () => {
   let stack: TestStack;
@@ -69,7 +52,7 @@ describe('real paths in Chromium', () => {
       await sleep(300);
     }
     await sleep(500);
-    await drainAndCheck([p1, p2]);
+    await expectExactlyOnce([p1, p2]);
     for (const p of [p1, p2]) {
       const hops = await demo(p, (d) => d.events().filter((e) => e.kind === 'hop-finished').length);
       expect(hops).toBeGreaterThanOrEqual(20);
@@ -103,7 +86,7 @@ describe('real paths in Chromium', () => {
     );
     const failoverMs = Date.now() - t0;
     await sleep(1_500);
-    await drainAndCheck([p1, p2]);
+    await expectExactlyOnce([p1, p2]);
     console.info(`[figures] dead station: traffic off it after ${failoverMs} ms (Chromium's own ICE timeout: ~5.7 s)`);
     expect(failoverMs).toBeLessThan(2_000); // Chromium itself notices only after ~5.7 s
     const gap = Math.max(await demo(p1, (d) => d.stats().maxGapMs), await demo(p2, (d) => d.stats().maxGapMs));
@@ -129,7 +112,7 @@ describe('real paths in Chromium', () => {
       5_000,
     );
     await sleep(500);
-    await drainAndCheck(all);
+    await expectExactlyOnce(all);
     for (const p of all) await p.close();
   }, 90_000);
   it('hops keep working after the signaling server is stopped', async () => {
@@ -144,7 +127,7 @@ describe('real paths in Chromium', () => {
       await waitFor(() => demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').length), (n) => n >= i + 1, 5_000);
       await sleep(300);
     }
-    await drainAndCheck([p1, p2]);
+    await expectExactlyOnce([p1, p2]);
     expect(await demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').length)).toBeGreaterThanOrEqual(3);
     await p1.close();
     await p2.close();

@@ -3,28 +3,13 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, startTestStack, type TestBrowser, type TestStack } from './harness.ts';
-import { demo, established, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+import { demo, established, expectExactlyOnce, inviteHash, openNode, sleep, waitFor } from './pages.ts';
 
 const RATE = 200;
 
 async function roomOf(p: Page): Promise<string> {
   const link = await demo(p, (d) => d.inviteLink());
   return new URLSearchParams(link.slice(link.indexOf('#') + 1)).get('room')!;
-}
-
-async function checkExactlyOnce(a: Page, b: Page) {
-  for (const [x, y] of [
-    [a, b],
-    [b, a],
-  ] as const) {
-    const yId = await demo(y, (d) => d.nodeId);
-    const xId = await demo(x, (d) => d.nodeId);
-    const sent = await demo(y, (d, id) => d.stats(id as string).sent, xId);
-    await waitFor(() => demo(x, (d, id) => d.stats(id as string).delivered, yId), (n) => n >= sent, 10_000);
-    const got = await demo(x, (d, id) => d.stats(id as string), yId);
-    expect(got.delivered).toBe(sent);
-    expect([got.lost, got.duplicated, got.reordered]).toEqual([0, 0, 0]);
-  }
 }
 
 describe('resumption after losing coverage', () => {
@@ -67,8 +52,7 @@ describe('resumption after losing coverage', () => {
       expect(forge).toEqual({ kind: 'relay-forge', rejected: true, reason: 'tag', returnAddressUnchanged: true });
     }
     await sleep(300);
-    for (const p of [p1, p2]) await demo(p, (d) => d.stopStream());
-    await checkExactlyOnce(p1, p2);
+    await expectExactlyOnce([p1, p2]);
     const after = stack.signaling.roomStats(room)!.received;
     expect(after['signal-resume']).toBeGreaterThan(before['signal-resume']);
     expect({ ...after, 'signal-resume': 0 }).toEqual({ ...before, 'signal-resume': 0 });
@@ -95,8 +79,7 @@ describe('resumption after losing coverage', () => {
       10_000,
     );
     await sleep(500);
-    for (const p of [p1, p2]) await demo(p, (d) => d.stopStream());
-    await checkExactlyOnce(p1, p2);
+    await expectExactlyOnce([p1, p2]);
     await p1.close();
     await p2.close();
   }, 60_000);
