@@ -423,7 +423,7 @@ async function deadRelay() {
     const end = Date.now() + DEAD_WAIT_MS;
     for (let i = 0; Date.now() < end && i < 1000; i++) {
       const st = await bench(c, (x) => x.iceStates());
-      if (st.some(([s, at]) => s === (QUICK ? 'disconnected' : 'failed') && at > t0)) break;
+      if (st.some(([s, at]) => (QUICK ? /disconnected$/ : /failed$/).test(s) && at > t0)) break;
       await sleep(200);
     }
     for (const p of [a, b, c, d]) await bench(p, (x) => x.stopStream());
@@ -466,8 +466,8 @@ async function deadRelay() {
         failovers: counters,
       },
       chromium: {
-        disconnectedMs: after('disconnected'),
-        failedMs: after('failed'),
+        disconnectedMs: after('disconnected') ?? after('pc:disconnected'),
+        failedMs: after('failed') ?? after('pc:failed'),
         watchedMs: DEAD_WAIT_MS,
         lastDeliveryAfterDownMs: round(lastArrival - t0, 0),
         lostAfterDown: plainAcc.reduce((s, x) => s + x.lost, 0),
@@ -490,9 +490,8 @@ async function throughputRun(mode: 'ours' | 'reconnect', pollMs?: number) {
   const [a, b] = await pair(mode, mode === 'ours' ? 'wifi' : 'cell-a', 'cell-b');
   try {
     if (mode === 'ours') {
-      // The session's first path (from the introduction) never leaves transport backpressure: its transport's
-      // drain callback does not clear the runtime's `blocked` flag (node-runtime.ts), so bulk traffic stalls after
-      // 64 KiB. Paths built in-band (every hop) do; so measure on one: hop a to cell-a, let the overlap end.
+      // Measure on a path built in-band (as after any hop): hop a to cell-a and let the overlap end. (Before
+      // commit cf3f250 the introduction's path never left transport backpressure and bulk traffic stalled on it.)
       for (const p of [a, b]) await p.evaluate(() => (window as unknown as { net2oDemo: { setOverlapMs(ms: number): void } }).net2oDemo.setOverlapMs(200));
       await bench(a, (x) => x.hop('cell-a'));
       await waitFor(() => ourPeers(a), (ps) => ps[0]?.paths.length === 1 && ps[0].paths[0]!.localStation === 'cell-a' && ps[0].paths[0]!.phase === 'validated', 10_000, 'one path on cell-a');
@@ -772,7 +771,7 @@ function markdown(r: Results): string {
     o.push('| | time after the relay died | lost | command |', '|---|---|---|---|');
     o.push(`| net2o: stream flowing again (end of the longest gap, worst direction) | ${fmt(d.ours.flowingAgainMs, ' ms')} | ${d.ours.lost} (duplicated ${d.ours.duplicated}) | \`${d.command}\` |`);
     o.push(`| Chromium RTCPeerConnection through that relay: iceConnectionState 'disconnected' | ${fmt(d.chromium.disconnectedMs, ' ms')} | ${d.chromium.lostAfterDown} (everything after the outage) | \`${d.command}\` |`);
-    o.push(`| … 'failed' | ${d.chromium.failedMs == null ? `not within ${d.chromium.watchedMs} ms` : `${d.chromium.failedMs} ms`} | | |`);
+    o.push(`| … 'failed' (iceConnectionState or connectionState) | ${d.chromium.failedMs == null ? `not within ${d.chromium.watchedMs} ms` : `${d.chromium.failedMs} ms`} | | |`);
     o.push('', `Chromium's states after the outage: ${d.chromium.states.join(', ') || 'none'}.`, '');
   }
   if (r.tput) {
@@ -782,6 +781,9 @@ function markdown(r: Results): string {
     o.push(`| net2o session (encrypted, reliable, ordered; unreliable channel below, 64/16 KiB backpressure, 5 ms drain poll) | ${t.oursMBps} | **${t.ratio}** | \`${t.command}\` |`);
     o.push(`| raw simple-peer reliable data channel, 64/16 KiB backpressure on bufferedamountlow | ${t.rawMBps} | 1 | \`${t.command}\` |`);
     o.push(`| raw, same backpressure polled every 5 ms (as the runtime's transport does) | ${t.rawPoll5msMBps} | ${t.ratioVsPoll5ms} (ours / this) | \`${t.command}\` |`);
+    const runs = t.runs as Array<{ ours: { MBps: number }; raw: { MBps: number }; rawPoll5ms: { MBps: number } }>;
+    const range = (f: (x: (typeof runs)[number]) => number) => `${Math.min(...runs.map(f))}–${Math.max(...runs.map(f))}`;
+    if (runs.length > 1) o.push('', `Per-round range (MB/s): net2o ${range((x) => x.ours.MBps)}, raw ${range((x) => x.raw.MBps)}, raw polled ${range((x) => x.rawPoll5ms.MBps)} — the machine was shared; treat the ratio as rough.`);
     o.push('');
   }
   if (r.room) {
@@ -946,7 +948,15 @@ async function main() {
   return { env, hops, both, dead, tput, room, resume, core, notes, pageWarnings };
 }
 
-const results = await main();
+// `--from-json`: re-render latest.md/svg from latest.json (no measurement).
+const results: Results = process.argv.includes('--from-json')
+  ? (JSON.parse(readFileSync(join(RESULTS, 'latest.json'), 'utf8')) as Results)
+  : await main();
+if (process.argv.includes('--from-json') && results.dead) {
+  // Derived from the states recorded in that run (older files took only iceConnectionState into account).
+  const at = (re: RegExp) => results.dead!.chromium.states.map((x) => /^(.*)@(\d+)ms$/.exec(x)).find((m) => m && re.test(m[1]!))?.[2];
+  results.dead.chromium.failedMs ??= at(/failed$/) ? Number(at(/failed$/)) : null;
+}
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
 const md = markdown(results);
