@@ -199,7 +199,7 @@ export class Node {
     for (const s of this.established()) {
       this.announce(s);
       this.wantPaths(s, now);
-      s.choosePath(now);
+      s.choosePath();
     }
   }
 
@@ -221,7 +221,7 @@ export class Node {
     for (const s of this.established()) {
       this.announce(s);
       this.abandonSetupsOn(s, station, 'our station left');
-      s.choosePath(now);
+      s.choosePath();
     }
   }
 
@@ -423,7 +423,7 @@ export class Node {
       return;
     }
     if (pkt.tags & TAG_STATELESS) {
-      this.handleSetup(pkt, pathId, data.length, now);
+      this.handleSetup(pkt, pathId, now);
       return;
     }
     const s = this.sessions.get(pkt.connectionTag);
@@ -447,7 +447,7 @@ export class Node {
     this.checkHopDone(now);
   }
 
-  private handleSetup(pkt: ReturnType<typeof decodePacket>, pathId: PathId, size: number, now: number): void {
+  private handleSetup(pkt: ReturnType<typeof decodePacket>, pathId: PathId, now: number): void {
     let msg;
     try {
       msg = openHandshake(this.crypto, this.invite, pkt);
@@ -455,7 +455,6 @@ export class Node {
       this.reject('malformed', pathId, null, e instanceof WireError ? e.message : 'bad setup packet');
       return;
     }
-    void size;
     if (pkt.connectionTag === SETUP_CONNECTION_TAG) {
       if (msg === 'bad-mac') {
         // A stranger without the invite secret. Allocate nothing; tell it (advisory, unauthenticated).
@@ -511,7 +510,7 @@ export class Node {
     this.announce(s);
     s.markValidated(pathId, now);
     s.returnPath = pathId;
-    s.choosePath(now);
+    s.choosePath();
     this.emit({ type: 'handshake-done', session: s.id, initiator: true, peerIdentity: msg.identity, peerName: '' });
   }
 
@@ -537,7 +536,7 @@ export class Node {
       s.returnPath = path.id;
       s.sendCommand({ type: 'hello', signature: new Uint8Array(0), name: this.name });
       this.announce(s);
-      s.choosePath(now);
+      s.choosePath();
       this.emit({ type: 'handshake-done', session: s.id, initiator: false, peerIdentity: s.peerIdentity, peerName: c.name });
       return;
     }
@@ -562,7 +561,7 @@ export class Node {
           if (s.peerStations.get(id) !== 'active') this.abandonSetupsOn(s, id, 'peer station left', true);
         }
         this.wantPaths(s, now);
-        s.choosePath(now);
+        s.choosePath();
         return;
       }
       case 'path-signal': {

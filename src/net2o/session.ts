@@ -240,7 +240,7 @@ export class Session {
     this.requeueInFlight((s) => s.pathId === id);
     if (this.returnPath === id) this.returnPath = null;
     this.ctx.onPathClosed(this.id, id, reason);
-    this.choosePath(now);
+    this.choosePath();
   }
 
   private startValidation(p: PathState, now: number): void {
@@ -251,7 +251,7 @@ export class Session {
   }
 
   /** Picks the path for bulk traffic; emits path-promoted when it changes. */
-  choosePath(now: number): void {
+  choosePath(): void {
     const preferred = (p: PathState): boolean =>
       p.usable &&
       (p.localStation === null || this.ctx.stationState(p.localStation) === 'active') &&
@@ -274,7 +274,6 @@ export class Session {
         this.paths.get(next)!.pingWanted = true;
       }
     }
-    void now;
   }
 
   // ---------------------------------------------------------------- receiving
@@ -330,7 +329,7 @@ export class Session {
     }
     this.acks.onReceived(pn, ackEliciting, now);
     if (frames.some((f) => f.type === 'ping' || f.type === 'probe' || f.type === 'path-challenge')) this.acks.ackNow(now);
-    this.choosePath(now);
+    this.choosePath();
     return null;
   }
 
@@ -553,7 +552,7 @@ export class Session {
     this.ctx.emit({ type: 'path-suspected', session: this.id, pathId: p.id, silentMs });
     const resent = this.requeueInFlight((s) => s.pathId === p.id);
     const from = this.activePath;
-    this.choosePath(now);
+    this.choosePath();
     if (from === p.id && this.activePath !== null && this.activePath !== p.id) {
       this.stats.failovers++;
       this.ctx.emit({ type: 'failover', session: this.id, from: p.id, to: this.activePath, resentPackets: resent });

@@ -285,15 +285,7 @@ export class Network {
   }
 
   private deliverAt(at: number, to: End, data: Uint8Array): void {
-    const entry = this.links.get(to.pathId);
-    this.queue.push({
-      at,
-      seq: this.seq++,
-      to: to.node,
-      pathId: to.pathId,
-      data,
-    });
-    void entry;
+    this.queue.push({ at, seq: this.seq++, to: to.node, pathId: to.pathId, data });
   }
 
   /** Inject raw bytes at node `to` as if they arrived on transport `pathId` (the attacker's tool). */
