@@ -468,7 +468,6 @@ describe('signaling server: HTTP', () => {
   it('admin endpoint calls the callback, refuses unknown stations and non-loopback clients', async () => {
     const calls: [string, string][] = [];
     const s = await server({
-      host: '0.0.0.0',
       stations: () => stations,
       onStationAdmin: async (id, action) => {
         calls.push([id, action]);
@@ -476,6 +475,8 @@ describe('signaling server: HTTP', () => {
     });
     const down = await fetch(`${s.httpUrl}/admin/stations/cell-a/down`, { method: 'POST' });
     expect(down.status).toBe(200);
+    // The demo page on another port must be able to read the answer (else fetch fails in the browser).
+    expect(down.headers.get('access-control-allow-origin')).toBe('*');
     expect(await down.json()).toEqual({ ok: true, id: 'cell-a', action: 'down' });
     expect((await fetch(`${s.httpUrl}/admin/stations/cell-a/up`, { method: 'POST' })).status).toBe(200);
     expect(calls).toEqual([

@@ -393,12 +393,13 @@ export function startSignalingServer(opts: SignalingServerOptions): Promise<Sign
       if (segs.length === 4 && segs[0] === 'admin' && segs[1] === 'stations' && (segs[3] === 'down' || segs[3] === 'up')) {
         const id = decodeSeg(segs[2]);
         const action = segs[3];
+        // CORS too: the demo page (another port of this machine) reads the answer. Loopback clients only.
         return {
           methods: ['POST'],
           run: () => {
             if (!loopback) {
               safeLog(`http POST admin refused for remote=${req.socket.remoteAddress ?? '?'}`);
-              return sendJson(res, 403, { ok: false, error: 'admin endpoints accept loopback clients only' });
+              return sendJson(res, 403, { ok: false, error: 'admin endpoints accept loopback clients only' }, CORS);
             }
             let known = false;
             try {
@@ -406,16 +407,16 @@ export function startSignalingServer(opts: SignalingServerOptions): Promise<Sign
             } catch {
               known = false;
             }
-            if (!known || id === null) return sendJson(res, 404, { ok: false, error: 'no such station' });
-            if (!opts.onStationAdmin) return sendJson(res, 501, { ok: false, error: 'station admin not configured' });
+            if (!known || id === null) return sendJson(res, 404, { ok: false, error: 'no such station' }, CORS);
+            if (!opts.onStationAdmin) return sendJson(res, 501, { ok: false, error: 'station admin not configured' }, CORS);
             safeLog(`admin station ${clip(id, 64)} ${action}`);
             Promise.resolve()
               .then(() => opts.onStationAdmin!(id, action))
               .then(
-                () => sendJson(res, 200, { ok: true, id, action }),
+                () => sendJson(res, 200, { ok: true, id, action }, CORS),
                 (err: unknown) => {
                   safeLog(`admin station ${clip(id, 64)} ${action} failed: ${clip(String(err))}`);
-                  sendJson(res, 500, { ok: false, error: `station ${action} failed` });
+                  sendJson(res, 500, { ok: false, error: `station ${action} failed` }, CORS);
                 },
               );
           },

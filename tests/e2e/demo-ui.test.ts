@@ -71,6 +71,14 @@ describe('the demo UI, clicked', () => {
     await waitFor(() => counter(p2, 'rejected'), (v) => Number(v) >= 3, 3_000);
     expect(await p2.getByTestId('wire-row').count()).toBeGreaterThan(0);
     await p2.screenshot({ path: `${SHOTS}/demo-attacks.png` });
+    // Take a station down for everyone and bring it back (through the signaling server's admin endpoint).
+    const row = p1.getByTestId('station-row-cell-a');
+    await p1.getByTestId('station-down-cell-a').click();
+    await waitFor(() => row.getAttribute('data-up'), (v) => v === 'false', 5_000);
+    expect(stack.stations.list().find((st) => st.id === 'cell-a')!.up).toBe(false);
+    await p1.getByTestId('station-up-cell-a').click();
+    await waitFor(() => row.getAttribute('data-up'), (v) => v === 'true', 5_000);
+    expect(await p1.getByTestId('action-error').count()).toBe(0);
     // The event log says what happened, in words.
     expect(await text(p1, 'event-log')).toMatch(/hop to Wi-Fi finished/);
     expect(e1.errors).toEqual([]);
