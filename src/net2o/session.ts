@@ -424,6 +424,7 @@ export class Session {
 
   private acked(s: SentPacket, now: number): void {
     if (!this.sent.delete(s.pn)) return;
+    this.sentChanged++;
     this.bytesInFlight -= s.size;
     for (const c of s.chunks) (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onAcked(c);
     const p = this.paths.get(s.pathId);
@@ -449,6 +450,7 @@ export class Session {
 
   private declareLost(s: SentPacket): void {
     if (!this.sent.delete(s.pn)) return;
+    this.sentChanged++;
     this.bytesInFlight -= s.size;
     this.stats.lostPackets++;
     for (const c of s.chunks) {
@@ -506,10 +508,19 @@ export class Session {
     return this.lastAckElicitingSentAt + pto;
   }
 
+  /** Send time of the oldest ack-eliciting packet in flight on each path; rebuilt in one pass when `sent` changed
+   * (timers and the packer ask per path after every input, so a scan per question would be O(paths · in flight)). */
   private oldestInFlight(pathId: PathId): number | null {
-    for (const s of this.sent.values()) if (s.pathId === pathId && s.ackEliciting) return s.time;
-    return null;
+    if (this.oldestCachedAt !== this.sentChanged) {
+      this.oldestByPath.clear();
+      for (const s of this.sent.values()) if (s.ackEliciting && !this.oldestByPath.has(s.pathId)) this.oldestByPath.set(s.pathId, s.time);
+      this.oldestCachedAt = this.sentChanged;
+    }
+    return this.oldestByPath.get(pathId) ?? null;
   }
+  private readonly oldestByPath = new Map<PathId, number>();
+  private oldestCachedAt = -1;
+  private sentChanged = 0;
 
   handleTimeout(now: number): void {
     if (this.state === 'closed') return;
@@ -713,6 +724,7 @@ export class Session {
     const ackEliciting = chunks.length > 0 || frames.some((f) => f.type !== 'ack');
     if (ackEliciting) {
       this.sent.set(pn, { pn, time: now, pathId: p.id, size, ackEliciting, chunks });
+      this.sentChanged++;
       this.bytesInFlight += size;
       this.lastAckElicitingSentAt = now;
       p.lastAckElicitingSentAt = now;
@@ -790,6 +802,7 @@ export class Session {
     this.state = 'closed';
     this.closeReason = 'moved';
     this.sent.clear();
+    this.sentChanged++;
     this.paths.clear();
   }
 
