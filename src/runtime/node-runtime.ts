@@ -2,7 +2,7 @@
 // transmits, re-arm one timer), owns one transport per path, introduces nodes through the signaling server
 // once, and carries every later path setup in-band as session commands.
 import type { StationInfo } from '../../signaling-server/contracts.ts';
-import { SignalingClient, type WebSocketConstructorLike } from '../../signaling-server/client.ts';
+import type { WebSocketConstructorLike } from '../../signaling-server/client.ts';
 import { toHex } from '../net2o/bytes.ts';
 import type { Crypto } from '../net2o/crypto.ts';
 import type { Net2oEvent, PathId, SessionId } from '../net2o/events.ts';
@@ -21,6 +21,7 @@ import type {
 import { base64url, fromBase64url } from './base64.ts';
 import { decodeApp, encodeChat, encodeTick, TickStats } from './demo-stream.ts';
 import { craftAttack, Eavesdropper } from './eavesdropper.ts';
+import { SignalingLink } from './signaling-link.ts';
 import { MAX_CONNECTION_TAG } from '../net2o/constants.ts';
 import { describeEvent } from './describe.ts';
 import { MoveSource, type MoveProgress } from './move.ts';
@@ -30,12 +31,6 @@ const LOG_LIMIT = 500;
 /** The demo stream's timer period, and the most ticks it sends at once to catch up after a stall. */
 const STREAM_TIMER_MS = 5;
 const STREAM_BURST_MAX = 50;
-/** Below the signaling server's limit (50/s, burst 100), whatever the number of sessions relaying. */
-const RELAY_RATE_PER_SEC = 40;
-const RELAY_BURST = 40;
-/** Reconnect backoff for the signaling server, when recovery needs it. */
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
 const CHAT_LIMIT = 200;
 /** The largest delay setTimeout takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -112,8 +107,7 @@ export class NodeRuntime implements RuntimeApi {
   private readonly logEntries: LogEntry[] = [];
   private readonly chatLog: Array<{ at: number; from: string; text: string; mine: boolean }> = [];
   private readonly listeners = new Set<() => void>();
-  private signaling: SignalingClient | null = null;
-  private signalingState: RuntimeSnapshot['signaling'] = 'connecting';
+  private readonly link: SignalingLink;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   /** The transport whose send buffer is full: sending pauses until it drains or closes. */
@@ -127,6 +121,17 @@ export class NodeRuntime implements RuntimeApi {
   constructor(private readonly opts: RuntimeOptions) {
     this.t0 = performance.now();
     this.wall = opts.wallClock ?? (() => performance.timeOrigin + performance.now());
+    this.link = new SignalingLink({
+      url: opts.signalingUrl,
+      ...(opts.WebSocket ? { WebSocket: opts.WebSocket } : {}),
+      room: opts.room,
+      nodeId: opts.nodeId,
+      name: opts.name,
+      onIntro: (from, data) => this.onIntroSignal(from, data),
+      onResume: (from, data) => this.onRelayed(from, data),
+      onChange: () => this.input(() => {}),
+      note: (text) => this.note('signaling', text),
+    });
     this.incarnation = opts.restore?.runtime.incarnation ?? 0;
     this.node = new Node({
       crypto: opts.crypto,
@@ -164,66 +169,11 @@ export class NodeRuntime implements RuntimeApi {
     if (!this.stationList.some((s) => s.id === first)) throw new Error(`unknown station ${first}`);
     this.node.attach(first, this.now());
     this.note('runtime', `attached to ${this.label(first)}`);
-    const peers = await this.connectSignaling();
+    const peers = await this.link.connect();
     // The newcomer introduces itself to everyone already there; they answer.
     for (const p of peers) this.introduce(p.node, p.name);
     this.changed();
   }
-
-  private async connectSignaling(): Promise<Array<{ node: string; name: string }>> {
-    const sig = new SignalingClient(this.opts.signalingUrl, this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {});
-    this.signaling = sig;
-    this.signalingState = 'connecting';
-    sig.onSignal((m) => (m.kind === 'resume' ? this.onRelayed(m.from, m.data) : this.onIntroSignal(m.from, m.data)));
-    sig.onPeerJoined((p) => this.note('signaling', `${p.name || p.node} joined the room`));
-    sig.onClose(() => {
-      if (this.signaling !== sig) return;
-      if (this.signalingState !== 'closed') this.signalingState = 'disconnected';
-      this.note('signaling', 'signaling server connection closed; open sessions and hops do not need it');
-      this.input(() => {});
-    });
-    try {
-      const { peers } = await sig.join(this.opts.room, this.opts.nodeId, this.opts.name);
-      this.signalingState = 'connected';
-      this.reconnectDelay = RECONNECT_MIN_MS;
-      this.note('signaling', `joined room ${this.opts.room} (${peers.length} other node${peers.length === 1 ? '' : 's'})`);
-      this.input(() => {});
-      return peers;
-    } catch (e) {
-      if (this.signaling === sig) this.signalingState = 'disconnected';
-      void sig.close();
-      throw e;
-    }
-  }
-
-  /**
-   * Recovery needs the signaling server: a session with no path left relays its path setup through it. Retry
-   * with backoff while that is so (the session's idle timeout ends the wait).
-   */
-  private ensureSignaling(): void {
-    if (this.stopped || this.reconnecting || this.signalingState === 'connected' || this.signalingState === 'connecting') return;
-    const now = this.now();
-    if (![...this.node.sessions.values()].some((s) => s.relayWanted(now))) return;
-    this.reconnecting = true;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
-    this.note('signaling', `no path left to a peer: reaching the signaling server to resume (in ${delay} ms)`);
-    setTimeout(() => {
-      this.connectSignaling().then(
-        () => {
-          this.reconnecting = false;
-        },
-        (e: unknown) => {
-          this.reconnecting = false;
-          this.note('signaling', `signaling server unreachable (${(e as Error).message}); will retry`);
-          this.ensureSignaling();
-        },
-      );
-    }, delay);
-  }
-
-  private reconnecting = false;
-  private reconnectDelay = RECONNECT_MIN_MS;
 
   // ------------------------------------------------------------------ relay (recovery through the signaling server)
 
@@ -263,7 +213,7 @@ export class NodeRuntime implements RuntimeApi {
     for (const t of this.transports.values()) t.close();
     for (const s of this.setups.values()) s.transport.close();
     for (const i of this.intro.values()) i.transport.close();
-    await this.signaling?.close();
+    await this.link.close();
   }
 
   // ------------------------------------------------------------------ moving tabs (the protocol is in move.ts)
@@ -359,8 +309,7 @@ export class NodeRuntime implements RuntimeApi {
     this.frozenIn = [];
     for (const [t, d] of held) forward(t, d);
     this.note('runtime', 'the node now lives in the other tab; this tab forwards during the overlap');
-    void this.signaling?.close();
-    this.signalingState = 'closed';
+    this.link.disconnect();
   }
 
   private move: MoveSource | null = null;
@@ -396,14 +345,7 @@ export class NodeRuntime implements RuntimeApi {
 
   /** The new tab: after the commit, reach the signaling server under the node's id (for recovery only). */
   async connectAfterMove(): Promise<void> {
-    for (let i = 0; i < 10; i++) {
-      try {
-        await this.connectSignaling();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200 * (i + 1))); // the old tab's connection may linger a moment
-      }
-    }
+    await this.link.connectWithRetries(10);
   }
 
   resumeStream(rate: number): void {
@@ -435,7 +377,7 @@ export class NodeRuntime implements RuntimeApi {
     const t: PathTransport = this.opts.transports.create(
       { initiator: true, station },
       {
-        onSignal: (d) => this.signaling?.signal(peerId, { station: station.id, data: new TextDecoder().decode(d) }),
+        onSignal: (d) => this.link.intro(peerId, { station: station.id, data: new TextDecoder().decode(d) }),
         onOpen: () => this.input(() => this.onIntroOpen(peerId, t)),
         onData: (d) => {
           this.input(() => this.onIntroOpen(peerId, t));
@@ -460,7 +402,7 @@ export class NodeRuntime implements RuntimeApi {
       const t: PathTransport = this.opts.transports.create(
         { initiator: false, station },
         {
-          onSignal: (x) => this.signaling?.signal(from, { station: station.id, data: new TextDecoder().decode(x) }),
+          onSignal: (x) => this.link.intro(from, { station: station.id, data: new TextDecoder().decode(x) }),
           onOpen: () => this.input(() => this.onIntroOpen(from, t)),
           onData: (x) => {
             this.input(() => this.onIntroOpen(from, t));
@@ -510,7 +452,8 @@ export class NodeRuntime implements RuntimeApi {
     }
     this.flush();
     this.arm();
-    this.ensureSignaling();
+    const now = this.now();
+    this.link.ensure([...this.node.sessions.values()].some((s) => s.relayWanted(now)));
     this.changed();
   }
 
@@ -526,14 +469,7 @@ export class NodeRuntime implements RuntimeApi {
       if (pkt.pathId < 0) {
         // The relay: an encrypted packet, opaque to the server. Lost if it is unreachable (the core resends).
         const peerId = this.peerOfSession.get(-pkt.pathId);
-        if (peerId && this.signalingState === 'connected' && this.relayTokens(now)) {
-          this.sighting('out', pkt.pathId, pkt.data);
-          try {
-            this.signaling?.resume(peerId, base64url(pkt.data));
-          } catch {
-            // The connection is not open (closing, or reconnecting): the core resends after its PTO.
-          }
-        }
+        if (peerId && this.link.relay(peerId, base64url(pkt.data), now)) this.sighting('out', pkt.pathId, pkt.data);
         continue;
       }
       const t = this.transports.get(pkt.pathId);
@@ -576,17 +512,6 @@ export class NodeRuntime implements RuntimeApi {
       this.sighting('in', t.id, d);
       this.node.handleDatagram(t.id, d, this.now());
     });
-  }
-
-  /** One token bucket for everything relayed: the signaling server allows 50 messages a second per node. */
-  private relayBucket = { tokens: RELAY_BURST, at: 0 };
-  private relayTokens(now: number): boolean {
-    const b = this.relayBucket;
-    b.tokens = Math.min(RELAY_BURST, b.tokens + ((now - b.at) * RELAY_RATE_PER_SEC) / 1000);
-    b.at = now;
-    if (b.tokens < 1) return false; // dropped: the core resends it
-    b.tokens -= 1;
-    return true;
   }
 
   private drained(t: PathTransport): void {
@@ -822,9 +747,7 @@ export class NodeRuntime implements RuntimeApi {
   }
 
   disconnectSignaling(): void {
-    this.signalingState = 'closed';
-    void this.signaling?.close();
-    this.changed();
+    this.link.disconnect();
   }
 
   // ------------------------------------------------------------------ attacks ("what an eavesdropper sees")
@@ -951,7 +874,7 @@ export class NodeRuntime implements RuntimeApi {
       name: this.opts.name,
       fingerprint: this.node.fingerprint,
       room: this.opts.room,
-      signaling: this.signalingState,
+      signaling: this.link.state,
       stations,
       peers,
       streaming: this.streamRate,
