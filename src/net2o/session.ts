@@ -6,19 +6,14 @@ import {
   FIRST_DATA_PACKET_NUMBER,
   KEEPALIVE_MS,
   MAC_SIZE,
-  MAX_ACK_DELAY_MS,
   MAX_BODY_SIZE,
   MAX_IN_FLIGHT_BYTES,
   MAX_MESSAGE_SIZE,
-  MAX_PTO_MS,
   MAX_SEND_BUFFER_BYTES,
-  PACKET_THRESHOLD,
   PATH_CHALLENGE_SIZE,
   PATH_DEAD_MS,
   STREAM_COMMANDS,
   STREAM_MESSAGES,
-  TIME_THRESHOLD,
-  TIMER_GRANULARITY_MS,
   VALIDATION_RESEND_MS,
   VALIDATION_TIMEOUT_MS,
 } from './constants.ts';
@@ -29,7 +24,8 @@ import { decodeCommand, decodeFrames, encodeCommand, encodeFrame, frameSize, isP
 import type { SessionKeys } from './handshake.ts';
 import { PathState } from './paths.ts';
 import { ReplayWindow } from './replay.ts';
-import { RttEstimator } from './rtt.ts';
+import { Recovery, type SentPacket } from './recovery.ts';
+import type { RttEstimator } from './rtt.ts';
 import { ReceiveStream, SendStream, type Chunk, type ReceiveStreamState, type SendStreamState } from './stream.ts';
 import { packetSize, sizeExponentFor, writeHeader, type DecodedPacket } from './wire.ts';
 
@@ -45,15 +41,6 @@ export interface SessionContext {
   pathInfo(id: PathId): { key: string | null; localStation: string | null; remoteStation: string | null; relay: boolean } | undefined;
   /** The path is gone: tell the runtime (through the node) to destroy it. */
   onPathClosed(session: SessionId, id: PathId, reason: PathCloseReason): void;
-}
-
-interface SentPacket {
-  pn: number;
-  time: number;
-  pathId: PathId;
-  size: number;
-  ackEliciting: boolean;
-  chunks: Chunk[];
 }
 
 export interface SessionStats {
@@ -127,13 +114,11 @@ export class Session {
   private largestReceived = -1;
   private readonly replay = new ReplayWindow();
   private readonly acks = new AckTracker();
-  private readonly sent = new Map<number, SentPacket>();
-  private bytesInFlight = 0;
-  private largestAcked = -1;
-  private lossTime = Infinity;
-  private ptoCount = 0;
-  private lastAckElicitingSentAt = -Infinity;
-  readonly rtt = new RttEstimator();
+  private readonly recovery = new Recovery();
+  /** The session's RTT (every path keeps its own too). */
+  get rtt(): RttEstimator {
+    return this.recovery.rtt;
+  }
   private readonly cmdOut = new SendStream(STREAM_COMMANDS);
   private readonly cmdIn = new ReceiveStream();
   private readonly msgOut = new SendStream(STREAM_MESSAGES);
@@ -387,82 +372,34 @@ export class Session {
   onCommand: (c: Command, path: PathState, now: number) => void = () => {};
 
   private onAck(ranges: Array<[number, number]>, ackDelayMs: number, now: number): void {
-    const largest = ranges[0]![1];
-    if (largest >= this.nextPn) throw new WireError('frame', `ack for unsent packet ${largest}`);
-    let newlyAcked = false;
-    let largestNew: SentPacket | null = null;
-    for (const [from, to] of ranges) {
-      for (let pn = from; pn <= to; pn++) {
-        // Ranges can be long (everything since the session began); look up only what is in flight.
-        if (to - from > this.sent.size) {
-          for (const s of this.sent.values()) if (s.pn >= from && s.pn <= to) this.acked(s, now);
-          break;
-        }
-        const s = this.sent.get(pn);
-        if (s) {
-          if (!largestNew || s.pn > largestNew.pn) largestNew = s;
-          this.acked(s, now);
-          newlyAcked = true;
-        }
+    if (ranges[0]![1] >= this.nextPn) throw new WireError('frame', `ack for unsent packet ${ranges[0]![1]}`);
+    const { acked, lost, rttSample } = this.recovery.onAck(ranges, ackDelayMs, now);
+    if (rttSample) this.paths.get(rttSample.packet.pathId)?.rtt.update(rttSample.sampleMs, rttSample.ackDelayMs);
+    for (const s of acked) {
+      for (const c of s.chunks) (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onAcked(c);
+      const p = this.paths.get(s.pathId);
+      if (p) {
+        p.lastAckAt = now;
+        if (p.suspected) this.recover(p);
       }
     }
-    for (const s of this.sent.values()) {
-      if (s.pn > largest) break;
-    }
-    if (largest > this.largestAcked) {
-      this.largestAcked = largest;
-      const s = largestNew && largestNew.pn === largest ? largestNew : null;
-      if (s && s.ackEliciting) {
-        const sample = now - s.time;
-        this.rtt.update(sample, Math.min(ackDelayMs, MAX_ACK_DELAY_MS));
-        this.paths.get(s.pathId)?.rtt.update(sample, Math.min(ackDelayMs, MAX_ACK_DELAY_MS));
+    this.requeue(lost);
+  }
+
+  /** Lost packets' data goes out again, in new packets (never the same packet number twice). */
+  private requeue(lost: SentPacket[]): number {
+    for (const s of lost) {
+      this.stats.lostPackets++;
+      for (const c of s.chunks) {
+        (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onLost(c);
+        this.stats.retransmittedChunks++;
       }
     }
-    if (newlyAcked) this.ptoCount = 0;
-    this.detectLoss(now);
-  }
-
-  private acked(s: SentPacket, now: number): void {
-    if (!this.sent.delete(s.pn)) return;
-    this.sentChanged++;
-    this.bytesInFlight -= s.size;
-    for (const c of s.chunks) (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onAcked(c);
-    const p = this.paths.get(s.pathId);
-    if (p) {
-      p.lastAckAt = now;
-      if (p.suspected) this.recover(p);
-    }
-  }
-
-  private detectLoss(now: number): void {
-    this.lossTime = Infinity;
-    if (this.largestAcked < 0) return;
-    const delay = Math.max(TIME_THRESHOLD * Math.max(this.rtt.smoothed, this.rtt.latest), TIMER_GRANULARITY_MS);
-    const lost: SentPacket[] = [];
-    for (const s of this.sent.values()) {
-      if (s.pn > this.largestAcked) break;
-      // Same expression as the deadline below, so a timer firing exactly at it always makes progress.
-      if (s.pn <= this.largestAcked - PACKET_THRESHOLD || s.time + delay <= now) lost.push(s);
-      else this.lossTime = Math.min(this.lossTime, s.time + delay);
-    }
-    for (const s of lost) this.declareLost(s);
-  }
-
-  private declareLost(s: SentPacket): void {
-    if (!this.sent.delete(s.pn)) return;
-    this.sentChanged++;
-    this.bytesInFlight -= s.size;
-    this.stats.lostPackets++;
-    for (const c of s.chunks) {
-      (c.stream === STREAM_COMMANDS ? this.cmdOut : this.msgOut).onLost(c);
-      this.stats.retransmittedChunks++;
-    }
+    return lost.length;
   }
 
   private requeueInFlight(which: (s: SentPacket) => boolean): number {
-    const lost = [...this.sent.values()].filter(which);
-    for (const s of lost) this.declareLost(s);
-    return lost.length;
+    return this.requeue(this.recovery.take(which));
   }
 
   private recover(p: PathState): void {
@@ -480,8 +417,7 @@ export class Session {
     // An ack waits for a path to carry it; with none, for the relay's pacing.
     if (this.activePath !== null) t = Math.min(t, this.acks.deadline);
     else if (this.relayPath() && (this.cmdOut.hasPending || this.acks.pending)) t = Math.min(t, Math.max(this.lastRelaySendAt + RELAY_INTERVAL_MS, this.relayGraceEnd()));
-    t = Math.min(t, this.lossTime);
-    if (this.sent.size > 0) t = Math.min(t, this.ptoDeadline());
+    t = Math.min(t, this.recovery.lossTime, this.recovery.ptoDeadline());
     for (const p of this.paths.values()) {
       if (p.challenge)
         t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
@@ -503,24 +439,9 @@ export class Session {
     return p.lastAckElicitingSentAt + KEEPALIVE_MS;
   }
 
-  private ptoDeadline(): number {
-    const pto = Math.min(this.rtt.pto(MAX_ACK_DELAY_MS) * 2 ** this.ptoCount, MAX_PTO_MS);
-    return this.lastAckElicitingSentAt + pto;
-  }
-
-  /** Send time of the oldest ack-eliciting packet in flight on each path; rebuilt in one pass when `sent` changed
-   * (timers and the packer ask per path after every input, so a scan per question would be O(paths · in flight)). */
   private oldestInFlight(pathId: PathId): number | null {
-    if (this.oldestCachedAt !== this.sentChanged) {
-      this.oldestByPath.clear();
-      for (const s of this.sent.values()) if (s.ackEliciting && !this.oldestByPath.has(s.pathId)) this.oldestByPath.set(s.pathId, s.time);
-      this.oldestCachedAt = this.sentChanged;
-    }
-    return this.oldestByPath.get(pathId) ?? null;
+    return this.recovery.oldestInFlight(pathId);
   }
-  private readonly oldestByPath = new Map<PathId, number>();
-  private oldestCachedAt = -1;
-  private sentChanged = 0;
 
   handleTimeout(now: number): void {
     if (this.state === 'closed') return;
@@ -529,7 +450,7 @@ export class Session {
       return;
     }
     if (this.state !== 'established') return;
-    if (now >= this.lossTime) this.detectLoss(now);
+    if (now >= this.recovery.lossTime) this.requeue(this.recovery.detectLoss(now));
     for (const p of [...this.paths.values()]) {
       if (p.challenge && now >= p.challengeStartedAt + VALIDATION_TIMEOUT_MS) {
         this.closePath(p.id, 'validation-failed', now, true);
@@ -546,14 +467,12 @@ export class Session {
         if (oldest !== null && now >= oldest + p.livenessTimeout()) this.suspect(p, now - oldest, now);
       }
     }
-    if (this.sent.size > 0 && now >= this.ptoDeadline()) {
+    if (now >= this.recovery.ptoDeadline()) {
       // Probe: resend the oldest unacknowledged packet's data in a new packet, and ask for an ack.
-      this.ptoCount++;
-      const first = this.sent.values().next().value;
-      if (first) this.declareLost(first);
+      const oldest = this.recovery.onPto(now);
+      if (oldest) this.requeue([oldest]);
       const p = this.activePath !== null ? this.paths.get(this.activePath) : undefined;
       if (p) p.pingWanted = true;
-      this.lastAckElicitingSentAt = now; // re-arm even if nothing can be sent (no path)
     }
   }
 
@@ -612,7 +531,7 @@ export class Session {
       active.pingWanted = false;
     }
     const chunks: Chunk[] = [];
-    const windowOpen = this.bytesInFlight < MAX_IN_FLIGHT_BYTES;
+    const windowOpen = this.recovery.bytesInFlight < MAX_IN_FLIGHT_BYTES;
     if (windowOpen) {
       for (const out of [this.cmdOut, this.msgOut]) {
         while (out.hasPending) {
@@ -723,10 +642,7 @@ export class Session {
     out.set(sealed, size - body.length - MAC_SIZE);
     const ackEliciting = chunks.length > 0 || frames.some((f) => f.type !== 'ack');
     if (ackEliciting) {
-      this.sent.set(pn, { pn, time: now, pathId: p.id, size, ackEliciting, chunks });
-      this.sentChanged++;
-      this.bytesInFlight += size;
-      this.lastAckElicitingSentAt = now;
+      this.recovery.onSent({ pn, time: now, pathId: p.id, size, ackEliciting, chunks });
       p.lastAckElicitingSentAt = now;
     }
     p.bytesSent += size;
@@ -801,8 +717,7 @@ export class Session {
     this.keys = null;
     this.state = 'closed';
     this.closeReason = 'moved';
-    this.sent.clear();
-    this.sentChanged++;
+    this.recovery.clear();
     this.paths.clear();
   }
 
@@ -833,14 +748,14 @@ export class Session {
     const paths = [...this.paths.values()].map(
       (p) => `${p.id}:${p.phase}:ch=${p.challengeSentAt}:ka=${p.lastAckElicitingSentAt}:old=${this.oldestInFlight(p.id)}`,
     );
-    return `s${this.id}[${this.state} ack=${this.acks.deadline} loss=${this.lossTime} pto=${this.sent.size ? this.ptoDeadline() : '-'} active=${this.activePath} ${paths.join(',')}]`;
+    return `s${this.id}[${this.state} ack=${this.acks.deadline} loss=${this.recovery.lossTime} pto=${this.recovery.ptoDeadline()} active=${this.activePath} ${paths.join(',')}]`;
   }
 
   pathStates(): PathState[] {
     return [...this.paths.values()];
   }
   get inFlight(): number {
-    return this.bytesInFlight;
+    return this.recovery.bytesInFlight;
   }
   get largestReceivedPacket(): number {
     return this.largestReceived;

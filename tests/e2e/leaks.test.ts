@@ -1,5 +1,5 @@
 // No leaks across hundreds of hops: two NodeRuntimes in Node (@roamhq/wrtc) through the embedded stations, a
-// short overlap, 150 hops alternating sides. Afterwards the runtimes hold only the transports of their open
+// short overlap, 200 hops alternating sides. Afterwards the runtimes hold only the transports of their open
 // paths, sessions hold ≤ 4 paths, the relays' allocations and relay sockets are back to a small bound, and
 // once stopped the process's active resources are back at the baseline. The stream loses nothing.
 import wrtc from '@roamhq/wrtc';
@@ -13,7 +13,7 @@ import { WebRtcFactory } from '../../src/runtime/webrtc-transport.ts';
 import { startTestStack, type TestStack } from './harness.ts';
 import { sleep, waitFor } from './pages.ts';
 
-const HOPS = 150;
+const HOPS = 200;
 const OVERLAP_MS = 50;
 const GAP_MS = 100; // between one side's hop and the other side's
 const RATE = 50; // ticks a second, each way
