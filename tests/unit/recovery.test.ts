@@ -40,10 +40,10 @@ describe('Recovery', () => {
     [[1, 2, 3, 4, 5, 6], [6, 6], [1, 2, 3]],
     [[1, 2, 3, 4], [4, 4], [1]],
     [[1, 2, 3], [3, 3], []],
-  ])('packet threshold: sent %j, ack %j → lost %j', (sent, [from, to], lost) => {
+  ])('packet threshold: sent %j, ack %j → lost %j', (sent, range, lost) => {
     const r = new Recovery();
     sendAll(r, sent, 0, 0); // same send time: only the packet threshold can declare loss
-    const out = r.onAck([[from, to]], 0, 1);
+    const out = r.onAck([[range[0]!, range[1]!]], 0, 1);
     expect(out.lost.map((s) => s.pn)).toEqual(lost);
     expect(PACKET_THRESHOLD).toBe(3);
   });
