@@ -5,7 +5,10 @@ import preact from '@preact/preset-vite';
 // simple-peer's CommonJS entry needs Node globals (`global`, `events`, `process`) that Vite does not
 // polyfill; its prebuilt browser bundle needs none (measured: shared/DESIGN.md §5).
 export default defineConfig({
-  plugins: [preact()],
+  // preact/debug (the devtools hook) costs the page main-thread time on every render; the demo renders live
+  // counters ~7 times a second while the protocol runs on the same thread. Measured with a CPU profile: ~5% of
+  // the page's time at 200 msg/s. Enable it when debugging components: NET2O_PREACT_DEBUG=1 npm start.
+  plugins: [preact({ devToolsEnabled: process.env.NET2O_PREACT_DEBUG === '1' })],
   resolve: {
     alias: { 'simple-peer': 'simple-peer/simplepeer.min.js' },
   },

