@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { DEFAULT_STATIONS, type StationSpec } from '../../signaling-server/stations.ts';
 import { startStack, type Stack, type StackOptions } from '../../signaling-server/stack.ts';
 
@@ -181,3 +182,17 @@ export function collectConsoleErrors(page: Page): ConsoleErrors {
  * the README shows, run the tests with NET2O_SCREENSHOTS_DIR=docs/screenshots.
  */
 export const SCREENSHOTS_DIR = process.env.NET2O_SCREENSHOTS_DIR ?? 'test-results/screenshots';
+
+/** One stack and one browser for a describe block: started in beforeAll, stopped in afterAll. */
+export function useStackAndBrowser(opts: Parameters<typeof startTestStack>[0] = { web: 'dev' }): { stack: TestStack; browser: TestBrowser } {
+  const env = {} as { stack: TestStack; browser: TestBrowser };
+  beforeAll(async () => {
+    env.stack = await startTestStack(opts);
+    env.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.stack?.stop();
+  });
+  return env;
+}

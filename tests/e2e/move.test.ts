@@ -1,26 +1,14 @@
 // Moving a live node to another tab: the session (keys, packet numbers, streams, peers) goes to tab 2, tab 1
 // forwards during the overlap and then stops; the peer streams on, losing and duplicating nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectConsoleErrors, launchBrowser, startTestStack, type TestBrowser, type TestStack } from './harness.ts';
-import { demo, established, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+import { describe, expect, it } from 'vitest';
+import { collectConsoleErrors, useStackAndBrowser } from './harness.ts';
+import { demo, openPair, sleep, waitFor } from './pages.ts';
 
 describe('move a live session to another tab', () => {
-  let stack: TestStack;
-  let browser: TestBrowser;
-  beforeAll(async () => {
-    stack = await startTestStack({ web: 'dev' });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const env = useStackAndBrowser();
 
   it('a peer streams at 200/s while the node moves tabs: nothing lost or duplicated, the return address ends on tab 2, tab 1 stops', async () => {
-    const tab1 = await openNode(browser, stack, 'alice', 'cell-a');
-    const bob = await openNode(browser, stack, 'bob', 'cell-b', await inviteHash(tab1));
-    await established(tab1, 1);
-    await established(bob, 1);
+    const [tab1, bob] = await openPair(env, ['alice', 'cell-a'], ['bob', 'cell-b']);
     const aliceId = await demo(tab1, (d) => d.nodeId);
     await demo(tab1, (d) => d.startStream(200));
     await demo(bob, (d) => d.startStream(200));
@@ -30,7 +18,7 @@ describe('move a live session to another tab', () => {
 
     const url = await demo(tab1, (d) => d.startMove());
     expect(url).toContain('move=');
-    const tab2 = await browser.newPage();
+    const tab2 = await env.browser.newPage();
     const errors2 = collectConsoleErrors(tab2);
     await tab2.goto(url);
     await tab2.evaluate(() => (window as unknown as { net2oDemo: { ready: Promise<void> } }).net2oDemo.ready);
@@ -70,16 +58,13 @@ describe('move a live session to another tab', () => {
   }, 90_000);
 
   it('a new tab that closes mid-move leaves exactly one live sender', async () => {
-    const tab1 = await openNode(browser, stack, 'carla', 'cell-a');
-    const peer = await openNode(browser, stack, 'dmitri', 'cell-b', await inviteHash(tab1));
-    await established(tab1, 1);
-    await established(peer, 1);
+    const [tab1, peer] = await openPair(env, ['carla', 'cell-a'], ['dmitri', 'cell-b']);
     await demo(tab1, (d) => d.startStream(100));
     // Starting a move alone changes nothing: tab 1 stays the node until a new tab answers.
     const url = await demo(tab1, (d) => d.startMove());
     await sleep(300);
     expect(await demo(tab1, (d) => d.mode())).toBe('node');
-    const tab2 = await browser.newPage();
+    const tab2 = await env.browser.newPage();
     void tab2.goto(url).catch(() => {});
     await sleep(400); // somewhere in the hand-over, or before it
     await tab2.close({ runBeforeUnload: true });

@@ -70,3 +70,17 @@ export async function expectExactlyOnce(pages: Page[]): Promise<void> {
     }
   }
 }
+
+/** Two nodes: `a` creates the room, `b` joins through its invite link; resolves once both sessions are up. */
+export async function openPair(
+  env: { browser: TestBrowser; stack: TestStack },
+  a: [name: string, station: string],
+  b: [name: string, station: string],
+  query = '',
+): Promise<[Page, Page]> {
+  const p1 = await openNode(env.browser, env.stack, a[0], a[1], '', query);
+  const p2 = await openNode(env.browser, env.stack, b[0], b[1], await inviteHash(p1), query);
+  await established(p1, 1);
+  await established(p2, 1);
+  return [p1, p2];
+}

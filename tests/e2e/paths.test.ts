@@ -1,39 +1,26 @@
 // Real paths: two (and four) Chromium pages, WebRTC data channels relay-only through loopback stations, the
 // signaling server only for the introduction, every hop negotiated in-band.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectConsoleErrors, launchBrowser, startTestStack, type ConsoleErrors, type TestBrowser, type TestStack } from './harness.ts';
-import { demo, established, expectExactlyOnce, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+import { describe, expect, it } from 'vitest';
+import { collectConsoleErrors, useStackAndBrowser, type ConsoleErrors } from './harness.ts';
+import { demo, established, expectExactlyOnce, inviteHash, openNode, openPair, sleep, waitFor } from './pages.ts';
 
 const RATE = 200; // messages a second, each way
 
 describe('real paths in Chromium', () => {
-  let stack: TestStack;
-  let browser: TestBrowser;
+  const env = useStackAndBrowser();
   let errors: ConsoleErrors[] = [];
 
-  beforeAll(async () => {
-    stack = await startTestStack({ web: 'dev' });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
-
   async function twoNodes(): Promise<[Page, Page]> {
-    const p1 = await openNode(browser, stack, 'alice', 'cell-a');
-    const p2 = await openNode(browser, stack, 'bob', 'cell-b', await inviteHash(p1));
-    errors = [collectConsoleErrors(p1), collectConsoleErrors(p2)];
-    await established(p1, 1);
-    await established(p2, 1);
-    return [p1, p2];
+    const pair = await openPair(env, ['alice', 'cell-a'], ['bob', 'cell-b']);
+    errors = pair.map(collectConsoleErrors);
+    return pair;
   }
 
   it('two pages stream while hopping 20 times each, sometimes at the same moment: every message exactly once, in order; the signaling server hears nothing after the introduction', async () => {
     const [p1, p2] = await twoNodes();
     const room = new URL((await demo(p1, (d) => d.inviteLink())).replace('#', '?')).searchParams.get('room')!;
-    const introOnly = stack.signaling.roomStats(room)!.received;
+    const introOnly = env.stack.signaling.roomStats(room)!.received;
     // An overlap shorter than the time between hops: every hop builds fresh paths in-band.
     for (const p of [p1, p2]) await demo(p, (d) => d.setOverlapMs(300));
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
@@ -65,7 +52,7 @@ describe('real paths in Chromium', () => {
     // or more. The typical gap (tens of ms) is a speed figure: `npm run bench` measures it side by side with the
     // alternatives; the simulator asserts the make-before-break gap deterministically (tests/sim).
     expect(gap).toBeLessThan(1_000);
-    expect(JSON.stringify(stack.signaling.roomStats(room)!.received)).toBe(JSON.stringify(introOnly));
+    expect(JSON.stringify(env.stack.signaling.roomStats(room)!.received)).toBe(JSON.stringify(introOnly));
     for (const e of errors) expect(e.errors).toEqual([]);
     await p1.close();
     await p2.close();
@@ -81,7 +68,7 @@ describe('real paths in Chromium', () => {
     // Take down the station that carries the traffic now.
     const active = await demo(p1, (d) => d.peers()[0]!.paths.find((p) => p.isActive)!.localStation!);
     const t0 = Date.now();
-    await stack.stationAdmin(active, 'down');
+    await env.stack.stationAdmin(active, 'down');
     await waitFor(
       () => Promise.all([demo(p1, (d) => d.peers()[0]!.paths.find((p) => p.isActive)?.localStation), demo(p2, (d) => d.stats().failovers)]),
       ([st, f]) => st !== active || f > 0,
@@ -94,16 +81,16 @@ describe('real paths in Chromium', () => {
     expect(failoverMs).toBeLessThan(3_000); // Chromium itself notices only after ~5.7 s
     const gap = Math.max(await demo(p1, (d) => d.stats().maxGapMs), await demo(p2, (d) => d.stats().maxGapMs));
     expect(gap).toBeLessThan(1_500);
-    await stack.stationAdmin(active, 'up');
+    await env.stack.stationAdmin(active, 'up');
     await p1.close();
     await p2.close();
   }, 60_000);
 
   it('four nodes in one room: one hops and all three of its sessions move, nothing lost', async () => {
-    const p1 = await openNode(browser, stack, 'n1', 'cell-a');
+    const p1 = await openNode(env.browser, env.stack, 'n1', 'cell-a');
     const hash = await inviteHash(p1);
     const others = [];
-    for (const [n, st] of [['n2', 'cell-b'], ['n3', 'wifi'], ['n4', 'cell-b']] as const) others.push(await openNode(browser, stack, n, st, hash));
+    for (const [n, st] of [['n2', 'cell-b'], ['n3', 'wifi'], ['n4', 'cell-b']] as const) others.push(await openNode(env.browser, env.stack, n, st, hash));
     const all = [p1, ...others];
     for (const p of all) await established(p, 3);
     for (const p of all) await demo(p, (d) => d.startStream(50));
@@ -121,8 +108,8 @@ describe('real paths in Chromium', () => {
   it('hops keep working after the signaling server is stopped', async () => {
     const [p1, p2] = await twoNodes();
     // Stop the signaling server itself (last test: nothing after this needs it).
-    await stack.signaling.close();
-    expect(await fetch(stack.signaling.httpUrl + '/health').then(() => 'up', () => 'down')).toBe('down');
+    await env.stack.signaling.close();
+    expect(await fetch(env.stack.signaling.httpUrl + '/health').then(() => 'up', () => 'down')).toBe('down');
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
     await sleep(300);
     for (const [i, s] of ['wifi', 'cell-b', 'cell-a'].entries()) {

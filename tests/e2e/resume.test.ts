@@ -1,9 +1,9 @@
 // Lose coverage entirely, then come back: the same session resumes through the signaling server's relay,
 // with no new handshake and nothing lost.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, startTestStack, type TestBrowser, type TestStack } from './harness.ts';
-import { demo, established, expectExactlyOnce, inviteHash, openNode, sleep, waitFor } from './pages.ts';
+import { describe, expect, it } from 'vitest';
+import { useStackAndBrowser } from './harness.ts';
+import { demo, expectExactlyOnce, openPair, sleep, waitFor } from './pages.ts';
 
 const RATE = 200;
 
@@ -13,24 +13,12 @@ async function roomOf(p: Page): Promise<string> {
 }
 
 describe('resumption after losing coverage', () => {
-  let stack: TestStack;
-  let browser: TestBrowser;
-  beforeAll(async () => {
-    stack = await startTestStack({ web: 'dev' });
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  });
+  const env = useStackAndBrowser();
 
   it('a node on a single station loses it, attaches another 2 s later: both streams resume, nothing lost; the server saw only the resumption', async () => {
-    const p1 = await openNode(browser, stack, 'alice', 'cell-a');
-    const p2 = await openNode(browser, stack, 'bob', 'cell-b', await inviteHash(p1));
-    await established(p1, 1);
-    await established(p2, 1);
+    const [p1, p2] = await openPair(env, ['alice', 'cell-a'], ['bob', 'cell-b']);
     const room = await roomOf(p1);
-    const before = { ...stack.signaling.roomStats(room)!.received };
+    const before = { ...env.stack.signaling.roomStats(room)!.received };
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
     await demo(p2, (d, r) => d.startStream(r as number), RATE);
     await sleep(500);
@@ -53,7 +41,7 @@ describe('resumption after losing coverage', () => {
     }
     await sleep(300);
     await expectExactlyOnce([p1, p2]);
-    const after = stack.signaling.roomStats(room)!.received;
+    const after = env.stack.signaling.roomStats(room)!.received;
     expect(after['signal-resume']).toBeGreaterThan(before['signal-resume']);
     expect({ ...after, 'signal-resume': 0 }).toEqual({ ...before, 'signal-resume': 0 });
     // No new handshake: one handshake-done each, ever.
@@ -63,10 +51,7 @@ describe('resumption after losing coverage', () => {
   }, 60_000);
 
   it('both ends lose coverage at once and come back on new stations: the session resumes', async () => {
-    const p1 = await openNode(browser, stack, 'carla', 'cell-a');
-    const p2 = await openNode(browser, stack, 'dmitri', 'cell-b', await inviteHash(p1));
-    await established(p1, 1);
-    await established(p2, 1);
+    const [p1, p2] = await openPair(env, ['carla', 'cell-a'], ['dmitri', 'cell-b']);
     await demo(p1, (d, r) => d.startStream(r as number), RATE);
     await demo(p2, (d, r) => d.startStream(r as number), RATE);
     await sleep(500);
@@ -86,11 +71,8 @@ describe('resumption after losing coverage', () => {
 
 
   it('with the signaling server unreachable, a node without paths says so, retries with backoff, and closes cleanly at the idle timeout', async () => {
-    const p1 = await openNode(browser, stack, 'grace', 'cell-a', '', 'idle=4000');
-    const p2 = await openNode(browser, stack, 'hiro', 'cell-b', await inviteHash(p1), 'idle=4000');
-    await established(p1, 1);
-    await established(p2, 1);
-    await stack.signaling.close(); // last test in this file: nothing after it needs the server
+    const [p1, p2] = await openPair(env, ['grace', 'cell-a'], ['hiro', 'cell-b'], 'idle=4000');
+    await env.stack.signaling.close(); // last test in this file: nothing after it needs the server
     await demo(p1, (d) => d.detach('cell-a', { abrupt: true }));
     await demo(p1, (d) => d.attach('wifi'));
     // Sends while no path exists are queued (no error), within the send buffer's bound.
