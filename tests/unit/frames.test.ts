@@ -1,9 +1,10 @@
 // Frames and commands: round trip of every type, exact ACK-range bytes, frameSize, padding, and hostile bytes.
 import { describe, expect, it } from 'vitest';
+import { onlyWireError, wireCode } from '../helpers/wire-errors.ts';
 import fc from 'fast-check';
 import { Writer, utf8 } from '../../src/net2o/bytes.ts';
 import { MAX_ACK_RANGES, MAX_MESSAGE_SIZE, PATH_CHALLENGE_SIZE } from '../../src/net2o/constants.ts';
-import { WireError, type WireErrorCode } from '../../src/net2o/errors.ts';
+import { WireError } from '../../src/net2o/errors.ts';
 import {
   FrameType,
   decodeCommand,
@@ -22,16 +23,6 @@ function encodeFrames(...frames: Frame[]): Uint8Array {
   const w = new Writer(16);
   for (const f of frames) encodeFrame(w, f);
   return w.finish();
-}
-
-function wireCode(f: () => unknown): WireErrorCode {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof WireError)) throw new Error(`expected WireError, got ${String(e)}`);
-    return e.code;
-  }
-  throw new Error('expected a WireError, decoding succeeded');
 }
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
@@ -243,11 +234,7 @@ describe('hostile frames', () => {
   it('arbitrary bytes: decodeFrames throws only WireError (fast-check)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
-        try {
-          decodeFrames(b);
-        } catch (e) {
-          expect(e).toBeInstanceOf(WireError);
-        }
+        onlyWireError(() => decodeFrames(b));
       }),
       { numRuns: 1000 },
     );
@@ -259,11 +246,7 @@ describe('hostile frames', () => {
         const b = new Uint8Array(1 + rest.length);
         b[0] = t;
         b.set(rest, 1);
-        try {
-          decodeFrames(b);
-        } catch (e) {
-          expect(e).toBeInstanceOf(WireError);
-        }
+        onlyWireError(() => decodeFrames(b));
       }),
       { numRuns: 2000 },
     );
@@ -396,11 +379,7 @@ describe('commands', () => {
         const b = new Uint8Array(1 + rest.length);
         b[0] = t;
         b.set(rest, 1);
-        try {
-          decodeCommand(b);
-        } catch (e) {
-          expect(e).toBeInstanceOf(WireError);
-        }
+        onlyWireError(() => decodeCommand(b));
       }),
       { numRuns: 2000 },
     );

@@ -1,10 +1,10 @@
 // Ordered reliable messages over lossy packets: splitting and reassembly, retransmission of the same chunk,
 // and a fuzzed lossy/reordering/duplicating network that must deliver each message exactly once, in order.
 import { describe, expect, it } from 'vitest';
+import { wireCode } from '../helpers/wire-errors.ts';
 import fc from 'fast-check';
 import { bytesEqual } from '../../src/net2o/bytes.ts';
 import { MAX_BODY_SIZE, MAX_MESSAGE_SIZE, MAX_RECEIVE_AHEAD } from '../../src/net2o/constants.ts';
-import { WireError, type WireErrorCode } from '../../src/net2o/errors.ts';
 import { MAX_CHUNK, ReceiveStream, SendStream, type Chunk } from '../../src/net2o/stream.ts';
 
 /** Deterministic PRNG (mulberry32): the fuzz runs replay from fast-check's seed. */
@@ -27,16 +27,6 @@ function drain(s: SendStream, max = MAX_CHUNK): Chunk[] {
   const out: Chunk[] = [];
   for (let c = s.nextChunk(max); c; c = s.nextChunk(max)) out.push(c);
   return out;
-}
-
-function wireCode(f: () => unknown): WireErrorCode {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof WireError)) throw new Error(`expected WireError, got ${String(e)}`);
-    return e.code;
-  }
-  throw new Error('expected a WireError');
 }
 
 describe('splitting and reassembly', () => {
