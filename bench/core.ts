@@ -61,7 +61,8 @@ interface Pair {
   now: number;
 }
 
-async function makePair(seed: number): Promise<Pair> {
+/** Two nodes on zero-latency stations st0 / st1, nothing captured, never idle: the bench measures the core. */
+async function zeroLatencyNodes(seed: number): Promise<{ h: Harness; a: SimNode; b: SimNode }> {
   const h = await Harness.create(seed);
   h.net.addStation('st0', { latencyMs: 0, jitterMs: 0 });
   h.net.addStation('st1', { latencyMs: 0, jitterMs: 0 });
@@ -71,6 +72,11 @@ async function makePair(seed: number): Promise<Pair> {
   const b = h.addNode('b', secret, { idleTimeoutMs: 1e12 });
   a.node.attach('st0', h.net.now);
   b.node.attach('st1', h.net.now);
+  return { h, a, b };
+}
+
+async function makePair(seed: number): Promise<Pair> {
+  const { h, a, b } = await zeroLatencyNodes(seed);
   const { a: sa } = h.connect(a, 'st0', b, 'st1');
   const [aPath] = h.net.pathsAt(a, 'st0');
   const [bPath] = h.net.pathsAt(b, 'st1');
@@ -247,15 +253,7 @@ function connectMany(h: Harness, pairs: Array<[SimNode, string, SimNode, string]
 
 async function memory(): Promise<MemoryRow> {
   const n = QUICK ? 300 : 1_000;
-  const h = await Harness.create(11);
-  h.net.addStation('st0', { latencyMs: 0, jitterMs: 0 });
-  h.net.addStation('st1', { latencyMs: 0, jitterMs: 0 });
-  h.net.captureLimit = 0;
-  const secret = h.net.rng.bytes(32);
-  const a = h.addNode('a', secret, { idleTimeoutMs: 1e12 });
-  const b = h.addNode('b', secret, { idleTimeoutMs: 1e12 });
-  a.node.attach('st0', 0);
-  b.node.attach('st1', 0);
+  const { h, a, b } = await zeroLatencyNodes(11);
   connectMany(h, [[a, 'st0', b, 'st1']]); // one connection first: code paths warm, lazily built tables exist
   const h0 = settledHeap();
   const t0 = performance.now();

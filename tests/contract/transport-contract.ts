@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StationInfo } from '../../signaling-server/contracts.ts';
 import type { PathTransport, TransportEvents, TransportFactory } from '../../src/runtime/transport.ts';
+import { Rng } from '../../src/sim/rng.ts';
 
 export interface ContractEnv {
   factory: TransportFactory;
@@ -28,16 +29,10 @@ const MIN_DELIVERY = 0.95;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Small deterministic PRNG (mulberry32): signal delays and datagram contents repeat run to run. */
+/** Deterministic randomness (the simulator's seeded PRNG): signal delays and datagram contents repeat run to run. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Datagram i of a direction: a unique size from 1 B to MAX_PACKET and contents derived from (dir, i). */

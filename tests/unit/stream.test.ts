@@ -6,17 +6,12 @@ import fc from 'fast-check';
 import { bytesEqual } from '../../src/net2o/bytes.ts';
 import { MAX_BODY_SIZE, MAX_MESSAGE_SIZE, MAX_RECEIVE_AHEAD } from '../../src/net2o/constants.ts';
 import { MAX_CHUNK, ReceiveStream, SendStream, type Chunk } from '../../src/net2o/stream.ts';
+import { Rng } from '../../src/sim/rng.ts';
 
-/** Deterministic PRNG (mulberry32): the fuzz runs replay from fast-check's seed. */
+/** Deterministic randomness (the simulator's seeded PRNG): the fuzz runs replay from fast-check's seed. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function message(i: number, len: number): Uint8Array {
