@@ -95,6 +95,11 @@ export interface NodeCounters {
   returnAddressMoves: number;
 }
 
+/** What people compare to recognise a node: the first 8 bytes of BLAKE2b-128 of its Ed25519 identity, in hex. */
+export function identityFingerprint(c: Crypto, identity: Uint8Array): string {
+  return toHex(c.hash(identity, null, 16)).slice(0, 16);
+}
+
 /** Canonical name of the path between the initiator's station and the responder's: both ends compute it. */
 export function pathKey(initiatorStation: string, responderStation: string): string {
   return `${initiatorStation}|${responderStation}`;
@@ -165,6 +170,7 @@ export class Node {
   retire(): void {
     for (const s of this.sessions.values()) if (s.state === 'established') s.retire();
     this.sessions.clear();
+    this.sessionOrderStale = true;
     this.pending.clear();
     this.stateless.length = 0;
   }
@@ -182,8 +188,9 @@ export class Node {
   }
 
   get fingerprint(): string {
-    return toHex(this.crypto.hash(this.identity.publicKey, null, 16)).slice(0, 16);
+    return (this.ownFingerprint ??= identityFingerprint(this.crypto, this.identity.publicKey));
   }
+  private ownFingerprint: string | undefined;
 
   // ------------------------------------------------------------------ stations and handover
 
@@ -400,6 +407,7 @@ export class Node {
     const s = new Session(id, initiator, ctx, this.idleTimeoutMs, now);
     s.onCommand = (c, path, t) => this.onCommand(s, c, path, t);
     this.sessions.set(id, s);
+    this.sessionOrderStale = true;
     return s;
   }
 
@@ -443,6 +451,7 @@ export class Node {
       s.close('no hello', now, false);
       this.emit({ type: 'handshake-failed', session: s.id, code: 'ERR_BAD_SIGNATURE', pathId });
       this.sessions.delete(s.id);
+      this.sessionOrderStale = true;
     }
     this.checkHopDone(now);
   }
@@ -520,6 +529,7 @@ export class Node {
     this.pending.delete(s.id);
     s.close(code, now, false);
     this.sessions.delete(s.id);
+    this.sessionOrderStale = true;
     this.emit({ type: 'handshake-failed', session: s.id, code, pathId });
   }
 
@@ -608,7 +618,12 @@ export class Node {
   pollTransmit(now: number): { pathId: PathId; data: Uint8Array } | null {
     const st = this.stateless.shift();
     if (st) return st;
-    const list = [...this.sessions.values()];
+    // A stable array, rebuilt only when sessions come or go: this runs once per packet sent.
+    if (this.sessionOrderStale) {
+      this.sessionOrder = [...this.sessions.values()];
+      this.sessionOrderStale = false;
+    }
+    const list = this.sessionOrder;
     for (let i = 0; i < list.length; i++) {
       const s = list[(this.rr + i) % list.length]!;
       if (s.finalPacket) {
@@ -629,6 +644,10 @@ export class Node {
     }
     return null;
   }
+
+  private sessionOrder: Session[] = [];
+  /** Set whenever `sessions` changes membership (a delete plus a set keeps the size). */
+  private sessionOrderStale = true;
 
   pollTimeout(): number {
     let t = Infinity;
@@ -665,7 +684,10 @@ export class Node {
     }
     for (const s of [...this.sessions.values()]) {
       s.handleTimeout(now);
-      if (s.state === 'closed' && !s.finalPacket) this.sessions.delete(s.id);
+      if (s.state === 'closed' && !s.finalPacket) {
+        this.sessions.delete(s.id);
+        this.sessionOrderStale = true;
+      }
     }
     for (const [k, a] of this.answered) if (now - a.at > HANDSHAKE_TIMEOUT_MS * 6) this.answered.delete(k);
     this.checkHopDone(now);

@@ -318,6 +318,11 @@ export class Session {
     return null;
   }
 
+  private hasUsablePath(): boolean {
+    for (const p of this.paths.values()) if (p.usable) return true;
+    return false;
+  }
+
   private moveReturnAddress(pathId: PathId, pn: number): void {
     const from = this.returnPath;
     this.returnPath = pathId;
@@ -418,11 +423,12 @@ export class Session {
     if (this.activePath !== null) t = Math.min(t, this.acks.deadline);
     else if (this.relayPath() && (this.cmdOut.hasPending || this.acks.pending)) t = Math.min(t, Math.max(this.lastRelaySendAt + RELAY_INTERVAL_MS, this.relayGraceEnd()));
     t = Math.min(t, this.recovery.lossTime, this.recovery.ptoDeadline());
+    const anyUsable = this.hasUsablePath();
     for (const p of this.paths.values()) {
       if (p.challenge)
         t = Math.min(t, p.challengeSentAt + VALIDATION_RESEND_MS, p.challengeStartedAt + VALIDATION_TIMEOUT_MS);
       if (p.suspected) {
-        if ([...this.paths.values()].some((q) => q.usable)) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
+        if (anyUsable) t = Math.min(t, p.suspectedAt + PATH_DEAD_MS);
       } else if (p.validated) {
         const oldest = this.oldestInFlight(p.id);
         if (oldest !== null) t = Math.min(t, oldest + p.livenessTimeout());
@@ -458,7 +464,7 @@ export class Session {
       }
       // A long-silent path is closed only while another carries the session: the last one is kept and probed,
       // so the session resumes on it if its station comes back before the idle timeout.
-      if (p.suspected && now >= p.suspectedAt + PATH_DEAD_MS && [...this.paths.values()].some((q) => q.usable)) {
+      if (p.suspected && now >= p.suspectedAt + PATH_DEAD_MS && this.hasUsablePath()) {
         this.closePath(p.id, 'dead', now, true);
         continue;
       }

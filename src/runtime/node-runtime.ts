@@ -3,10 +3,9 @@
 // once, and carries every later path setup in-band as session commands.
 import type { StationInfo } from '../../signaling-server/contracts.ts';
 import type { WebSocketConstructorLike } from '../../signaling-server/client.ts';
-import { toHex } from '../net2o/bytes.ts';
 import type { Crypto } from '../net2o/crypto.ts';
 import type { Net2oEvent, PathId, SessionId } from '../net2o/events.ts';
-import { Node, type NodeSnapshot } from '../net2o/node.ts';
+import { identityFingerprint, Node, type NodeSnapshot } from '../net2o/node.ts';
 import { decodePacket } from '../net2o/wire.ts';
 import type {
   AttackKind,
@@ -832,6 +831,15 @@ export class NodeRuntime implements RuntimeApi {
     this.changed();
   }
 
+  private readonly fingerprints = new WeakMap<Uint8Array, string>();
+  /** A peer identity's fingerprint, hashed once (the UI asks for it several times a second). */
+  private peerFingerprint(identity: Uint8Array): string {
+    if (identity.length === 0) return '';
+    let f = this.fingerprints.get(identity);
+    if (f === undefined) this.fingerprints.set(identity, (f = identityFingerprint(this.node.crypto, identity)));
+    return f;
+  }
+
   snapshot(): RuntimeSnapshot {
     const attached = new Map(this.node.stationList().map((s) => [s.id, s.state]));
     const stations: StationView[] = this.stationList.map((s) => ({
@@ -844,7 +852,7 @@ export class NodeRuntime implements RuntimeApi {
       peers.push({
         peerId: p.peerId,
         name: p.name || p.peerId,
-        fingerprint: s && s.peerIdentity.length ? toHex(this.node.crypto.hash(s.peerIdentity, null, 16)).slice(0, 16) : '',
+        fingerprint: s ? this.peerFingerprint(s.peerIdentity) : '',
         sessionId: p.session ?? 0,
         state: !s ? (p.session === null ? 'handshaking' : 'closed') : s.state === 'established' ? 'established' : s.state === 'closed' ? 'closed' : 'handshaking',
         connectionTag: (p.session ?? 0).toString(16).padStart(6, '0'),

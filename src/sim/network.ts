@@ -23,6 +23,8 @@ interface End {
   pathId: PathId;
   station: string;
   open: boolean; // registered with the node (its transport is "open")
+  /** An end of the signaling relay: not a transport the node owns (not counted in openTransports). */
+  relay?: boolean;
 }
 
 interface Link {
@@ -159,7 +161,7 @@ export class Network {
   private openEnd(e: End, remoteStation: string, key: string | null = null, session: number | null = null, relay = false): void {
     if (e.open) return;
     e.open = true;
-    this.openTransports++;
+    if (!e.relay) this.openTransports++;
     e.node.node.addPath(e.pathId, { localStation: e.station, remoteStation, key, session, relay }, this.now);
   }
 
@@ -167,9 +169,9 @@ export class Network {
   relay(a: SimNode, sa: number, b: SimNode, sb: number): void {
     if (!this.stations.has(RELAY_STATION)) this.addStation(RELAY_STATION, { latencyMs: 5, jitterMs: 1 });
     const link = this.makeLink(`relay:${a.name}:${b.name}`, a, RELAY_STATION, b, RELAY_STATION);
+    link.a.relay = link.b.relay = true;
     this.openEnd(link.a, RELAY_STATION, null, sa, true);
     this.openEnd(link.b, RELAY_STATION, null, sb, true);
-    this.openTransports -= 2; // not transports a node owns
     this.relayPaths.add(link.a.pathId).add(link.b.pathId);
   }
   readonly relayPaths = new Set<PathId>();
@@ -241,7 +243,7 @@ export class Network {
   private closeEnd(e: End, notify = false): void {
     if (!e.open) return;
     e.open = false;
-    this.openTransports--;
+    if (!e.relay) this.openTransports--;
     if (notify) e.node.node.removePath(e.pathId, this.now);
   }
 

@@ -6,7 +6,7 @@ import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocketConstructorLike } from '../../signaling-server/client.ts';
-import { CountingFactory, debugCounts } from '../../src/runtime/debug-counts.ts';
+import { CountingFactory, debugCounts } from '../helpers/debug-counts.ts';
 import { NodeRuntime } from '../../src/runtime/node-runtime.ts';
 import { createSodiumCrypto } from '../../src/runtime/sodium-crypto.ts';
 import { WebRtcFactory } from '../../src/runtime/webrtc-transport.ts';

@@ -1,8 +1,8 @@
 // Read-only introspection for leak tests: how many transports, setups and paths a NodeRuntime holds, and a
 // factory wrapper that counts transports from creation to onClose. Nothing here changes behaviour.
-import type { PathId, SessionId } from '../net2o/events.ts';
-import type { NodeRuntime } from './node-runtime.ts';
-import type { PathTransport, TransportEvents, TransportFactory } from './transport.ts';
+import type { PathId, SessionId } from '../../src/net2o/events.ts';
+import type { NodeRuntime } from '../../src/runtime/node-runtime.ts';
+import type { PathTransport, TransportEvents, TransportFactory } from '../../src/runtime/transport.ts';
 
 export interface RuntimeCounts {
   /** Transports registered as paths (NodeRuntime.transports). */
